@@ -1,0 +1,143 @@
+"""Base class shared by every hasher: the estimator contract of sklhash.
+
+A hasher learns ``n_bits_`` real-valued functions of the input. Its
+``decision_function`` returns them as float32 ``(n_samples, n_bits_)``; a bit is
+1 exactly where the value is strictly positive, and ``transform`` packs those
+bits into ``np.uint8`` rows (see :mod:`sklhash.codes`). Subclasses implement
+``fit`` (setting ``n_bits_``) and ``_decision_function``; everything else --
+validation at transform time, packing, feature names, tags -- lives here once.
+"""
+
+from abc import ABCMeta, abstractmethod
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_is_fitted,
+    validate_data,
+)
+
+from .codes import n_bytes, pack_codes
+
+__all__ = ["BaseHasher"]
+
+
+class BaseHasher(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
+    """Base class for hashers: features in, packed binary codes out.
+
+    Do not use it directly; subclass it and implement ``fit`` and
+    ``_decision_function``.
+
+    Parameters
+    ----------
+    bits : int
+        Length of the binary codes, at least 1 (any value, not only
+        multiples of 8).
+
+    Attributes
+    ----------
+    n_bits_ : int
+        Code length learned by ``fit``.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    """
+
+    _parameter_constraints: dict = {
+        "bits": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, bits):
+        self.bits = bits
+
+    @abstractmethod
+    def fit(self, X, y=None):
+        """Learn the hash functions; subclasses implement it."""
+
+    @abstractmethod
+    def _decision_function(self, X):
+        """Real-valued hash functions of validated ``X``, shape (n, n_bits_)."""
+
+    def _validate_transform_input(self, X):
+        """Check ``X`` at transform time; deep hashers override the dtype."""
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+
+    def decision_function(self, X):
+        """Real-valued hash functions before binarisation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        values : ndarray of shape (n_samples, n_bits_), dtype float32
+            A bit is 1 exactly where its value is strictly greater than 0.
+        """
+        check_is_fitted(self)
+        X = self._validate_transform_input(X)
+        return np.asarray(self._decision_function(X), dtype=np.float32)
+
+    def transform(self, X):
+        """Encode samples as packed binary codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, ceil(n_bits_ / 8)), dtype uint8
+            Bits packed with ``np.packbits(values > 0, axis=1)``: bit 0 is the
+            most significant bit of byte 0 and padding bits are 0.
+        """
+        return pack_codes(self.decision_function(X) > 0)
+
+    @property
+    def _n_features_out(self):
+        return n_bytes(self.n_bits_)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: one per byte, ``hash0`` ... ``hashN``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``["hash0", "hash1", ...]``, ``ceil(n_bits_ / 8)`` of them.
+        """
+        check_is_fitted(self, "n_bits_")
+        _check_feature_names_in(self, input_features, generate_names=False)
+        return np.asarray(
+            [f"hash{i}" for i in range(self._n_features_out)], dtype=object
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Codes are uint8 whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+def check_bits_le_features(bits, n_features, n_samples=None, method=""):
+    """Raise when a linear method is asked for more bits than it can give.
+
+    PCA-based hashers draw one bit per principal direction, so ``bits`` may
+    not exceed ``n_features`` (nor the rank bound ``n_samples``).
+    """
+    limit = n_features if n_samples is None else min(n_features, n_samples)
+    if bits > limit:
+        raise ValueError(
+            f"bits={bits} is larger than what {method} can give: at most "
+            f"min(n_samples, n_features) = {limit} bits for data with "
+            f"n_samples={n_samples}, n_features={n_features}. Lower bits or "
+            "use a hasher without this limit (LSHHasher, a deep hasher)."
+        )

@@ -1,0 +1,30 @@
+"""Small constructor arguments for the common tests, one entry per hasher.
+
+Like imbalanced-learn's ``instance_generator``: ``tests/test_common.py``
+builds every hasher of :func:`sklhash.all_hashers` with these arguments, so
+the scikit-learn checks stay fast (tiny codes, one or two epochs). A new
+hasher adds its entry here; expected failures go in ``EXPECTED_FAILED_CHECKS``
+with the reason.
+"""
+
+INIT_PARAMS = {
+    "LSHHasher": {"bits": 5, "random_state": 0},
+    "PCAHasher": {"bits": 1},
+    "ITQHasher": {"bits": 1, "n_iter": 5, "random_state": 0},
+    "SpectralHasher": {"bits": 5},
+}
+
+# {hasher name: {check name: reason}}
+EXPECTED_FAILED_CHECKS = {}
+
+
+def instances():
+    """One small instance of every hasher."""
+    from .discovery import all_hashers
+
+    return [cls(**INIT_PARAMS.get(name, {})) for name, cls in all_hashers()]
+
+
+def expected_failed_checks(estimator):
+    """The checks ``estimator`` is known to fail, with reasons."""
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
