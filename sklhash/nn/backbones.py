@@ -1,0 +1,164 @@
+"""Feature extractors shared by the deep hashers (pure torch).
+
+A backbone maps a batch of inputs to a batch of feature vectors; a hash head
+(see :class:`HashModule`) maps those features to ``bits`` real values. Three
+backbones cover sklhash's use cases: ``identity`` for precomputed embeddings
+(CNN features, sentence embeddings), ``mlp`` for raw feature vectors, and a
+small ``cnn`` for raw images of a few dozen pixels a side (28x28, 32x32).
+"""
+
+import torch
+from torch import nn
+
+__all__ = ["build_backbone", "SmallCNN", "HashModule", "infer_image_shape"]
+
+
+def _mlp(n_in, hidden_layer_sizes):
+    layers = []
+    for width in hidden_layer_sizes:
+        layers += [nn.Linear(n_in, width), nn.ReLU()]
+        n_in = width
+    return nn.Sequential(*layers), n_in
+
+
+def infer_image_shape(n_features):
+    """Guess (channels, height, width) of a flattened square image.
+
+    Returns ``None`` when ``n_features`` is neither ``s*s`` nor ``3*s*s``.
+    """
+    for channels in (1, 3):
+        if n_features % channels:
+            continue
+        side = int(round((n_features // channels) ** 0.5))
+        if side * side * channels == n_features and side >= 4:
+            return channels, side, side
+    return None
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks and global pooling to a 4x4 grid (≈ 20k weights).
+
+    Small enough to train on a CPU in seconds an epoch on 28x28 images, and
+    accurate enough to separate Fashion-MNIST classes far better than an MLP
+    on pixels.
+
+    Parameters
+    ----------
+    in_channels : int
+        Number of image channels.
+    image_shape : tuple of int or None
+        ``(channels, height, width)`` used to reshape flat input rows;
+        ``None`` means the input already is ``(n, C, H, W)``.
+    """
+
+    def __init__(self, in_channels, image_shape=None, width=32):
+        super().__init__()
+        self.image_shape = image_shape
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+        )
+        self.n_out = 2 * width * 16
+
+    def forward(self, x):
+        if x.dim() == 2:
+            x = x.reshape(x.shape[0], *self.image_shape)
+        elif x.dim() == 3:
+            x = x.unsqueeze(1)
+        return self.features(x)
+
+
+def build_backbone(kind, input_shape, hidden_layer_sizes=()):
+    """Build a backbone and return it with its output width.
+
+    Parameters
+    ----------
+    kind : {"identity", "mlp", "cnn"} or torch.nn.Module
+        ``"identity"`` passes features through, ``"mlp"`` stacks
+        Linear+ReLU layers of ``hidden_layer_sizes``, ``"cnn"`` is
+        :class:`SmallCNN` followed by the same MLP layers. A module instance
+        is used as is; its output width is found with a dummy forward pass.
+    input_shape : tuple of int
+        Shape of one input sample: ``(n_features,)`` or ``(C, H, W)`` /
+        ``(H, W)`` for images.
+    hidden_layer_sizes : sequence of int, default=()
+        Widths of the fully connected layers after the trunk.
+
+    Returns
+    -------
+    backbone : torch.nn.Module
+    n_out : int
+        Width of the backbone's output.
+    """
+    if isinstance(kind, nn.Module):
+        with torch.no_grad():
+            was_training = kind.training
+            kind.eval()
+            n_out = kind(torch.zeros((2, *input_shape))).reshape(2, -1).shape[1]
+            kind.train(was_training)
+        return kind, n_out
+    if kind == "identity":
+        n_in = 1
+        for s in input_shape:
+            n_in *= s
+        return nn.Flatten(), n_in
+    if kind == "mlp":
+        n_in = 1
+        for s in input_shape:
+            n_in *= s
+        mlp, n_out = _mlp(n_in, hidden_layer_sizes)
+        return nn.Sequential(nn.Flatten(), mlp), n_out
+    if kind == "cnn":
+        if len(input_shape) == 1:
+            image_shape = infer_image_shape(input_shape[0])
+            if image_shape is None:
+                raise ValueError(
+                    f"backbone='cnn' needs images: got flat rows of "
+                    f"{input_shape[0]} features, which is not c*s*s for c in "
+                    "(1, 3); pass X of shape (n, C, H, W) or (n, H, W)."
+                )
+            channels = image_shape[0]
+        elif len(input_shape) == 2:
+            image_shape, channels = None, 1
+        else:
+            image_shape, channels = None, input_shape[0]
+        cnn = SmallCNN(channels, image_shape)
+        mlp, n_out = _mlp(cnn.n_out, hidden_layer_sizes)
+        return nn.Sequential(cnn, mlp), n_out
+    raise ValueError(f"Unknown backbone {kind!r}.")
+
+
+class HashModule(nn.Module):
+    """Backbone followed by a linear hash layer.
+
+    ``forward`` returns the pre-activation values ``h`` (n, bits); the
+    hashers apply ``tanh`` (or their own continuation) in their losses, and a
+    bit is ``h > 0`` either way. An optional classifier head on ``tanh(h)``
+    serves losses with a classification term.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        Feature extractor.
+    n_features : int
+        Output width of the backbone.
+    bits : int
+        Code length.
+    n_classes : int or None, default=None
+        Adds ``classifier`` (Linear(bits, n_classes)) when given.
+    """
+
+    def __init__(self, backbone, n_features, bits, n_classes=None):
+        super().__init__()
+        self.backbone = backbone
+        self.hash = nn.Linear(n_features, bits)
+        self.classifier = None if n_classes is None else nn.Linear(bits, n_classes)
+
+    def forward(self, X):
+        return self.hash(self.backbone(X))

@@ -1,0 +1,154 @@
+"""The deep-hasher base, through a minimal supervised hasher defined here."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklhash import LSHHasher, hamming_distances
+from sklhash.hashers._deep import BaseDeepHasher
+
+
+class ToyHasher(BaseDeepHasher):
+    """Pairwise same-class regression of code inner products (test only)."""
+
+    _parameter_constraints = {**BaseDeepHasher._parameter_constraints}
+    _uses_targets = True
+
+    def __init__(self, bits=8, *, backbone="mlp", hidden_layer_sizes=(32,),
+                 max_epochs=2, batch_size=64, lr=1e-2, optimizer="adam",
+                 weight_decay=0.0, device="cpu", random_state=None, verbose=0,
+                 callbacks=None, validation_fraction=None, early_stopping=False,
+                 quantization=None, scale=1.0):
+        super().__init__(
+            bits, backbone=backbone, hidden_layer_sizes=hidden_layer_sizes,
+            max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+            optimizer=optimizer, weight_decay=weight_decay, device=device,
+            random_state=random_state, verbose=verbose, callbacks=callbacks,
+            validation_fraction=validation_fraction,
+            early_stopping=early_stopping, quantization=quantization)
+        self.scale = scale
+
+    def _fit_targets(self, X, y):
+        self.classes_, y_idx = np.unique(np.asarray(y), return_inverse=True)
+        return {"y": y_idx.astype(np.int64)}
+
+    def _loss(self, out, batch, training):
+        u = torch.tanh(out) * self.scale
+        s = (batch["y"][:, None] == batch["y"][None, :]).float() * 2 - 1
+        return ((u @ u.T / u.shape[1] - s) ** 2).mean()
+
+
+def _retrieval_precision(codes, y, k=20):
+    d = hamming_distances(codes).astype(float)
+    np.fill_diagonal(d, np.inf)
+    idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return (y[idx] == y[:, None]).mean()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X).astype(np.float32), y
+
+
+@parametrize_with_checks([ToyHasher(bits=5, max_epochs=1, random_state=0)])
+def test_toy_hasher_is_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_learns_and_beats_lsh(digits):
+    X, y = digits
+    toy = ToyHasher(bits=16, max_epochs=5, random_state=0).fit(X, y)
+    lsh = LSHHasher(bits=16, random_state=0).fit(X)
+    assert _retrieval_precision(toy.transform(X), y) > 0.85
+    assert _retrieval_precision(toy.transform(X), y) > _retrieval_precision(
+        lsh.transform(X), y) + 0.2
+    assert len(toy.history_) == 5
+    assert toy.device_ == "cpu"
+
+
+def test_deterministic_and_leaves_global_rng_alone(digits):
+    X, y = digits
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = ToyHasher(random_state=7).fit(X[:300], y[:300]).transform(X)
+    after = torch.rand(1)
+    b = ToyHasher(random_state=7).fit(X[:300], y[:300]).transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert torch.equal(before, after)
+    c = ToyHasher(random_state=8).fit(X[:300], y[:300]).transform(X)
+    assert not np.array_equal(a, c)
+
+
+def test_pickle_round_trip(digits):
+    X, y = digits
+    toy = ToyHasher(random_state=0).fit(X[:200], y[:200])
+    clone = pickle.loads(pickle.dumps(toy))
+    np.testing.assert_array_equal(clone.transform(X), toy.transform(X))
+
+
+def test_decision_function_matches_embed(digits):
+    X, y = digits
+    toy = ToyHasher(random_state=0).fit(X[:200], y[:200])
+    np.testing.assert_allclose(toy.decision_function(X), toy.embed(X))
+    assert np.abs(toy.embed(X)).max() <= 1
+
+
+def test_nan_loss_is_reported_with_epoch(digits):
+    X, y = digits
+    toy = ToyHasher(scale=float("nan"), random_state=0)
+    with pytest.raises(ValueError, match="loss became nan at epoch 1"):
+        toy.fit(X[:100], y[:100])
+    assert not hasattr(toy, "net_")
+
+
+def test_supervised_hasher_needs_y(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        ToyHasher().fit(X)
+
+
+def test_cuda_request_without_gpu(digits):
+    X, y = digits
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present; this checks the CPU-only error")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        ToyHasher(device="cuda").fit(X[:50], y[:50])
+    assert ToyHasher(device="auto").fit(X[:50], y[:50]).device_ == "cpu"
+
+
+def test_validation_split_and_early_stopping(digits):
+    X, y = digits
+    toy = ToyHasher(max_epochs=40, validation_fraction=0.2, early_stopping=True,
+                    lr=0.05, random_state=0).fit(X[:400], y[:400])
+    assert "valid_loss" in toy.history_[-1]
+    assert len(toy.history_) < 40
+
+
+def test_cnn_backbone_on_images(digits):
+    X, y = digits
+    images = X[:200].reshape(-1, 1, 8, 8)
+    toy = ToyHasher(backbone="cnn", random_state=0).fit(images, y[:200])
+    assert toy.transform(images).shape == (200, 1)
+    flat = ToyHasher(backbone="cnn", random_state=0).fit(X[:200], y[:200])
+    assert flat.transform(X[:10]).shape == (10, 1)
+    with pytest.raises(ValueError, match="backbone='cnn' needs images"):
+        ToyHasher(backbone="cnn").fit(X[:50, :10], y[:50])
+
+
+def test_custom_module_backbone(digits):
+    X, y = digits
+    toy = ToyHasher(backbone=torch.nn.Linear(64, 12), random_state=0)
+    assert toy.fit(X[:100], y[:100]).transform(X).shape == (len(X), 1)
+
+
+def test_verbose_prints_progress(digits, capsys):
+    X, y = digits
+    ToyHasher(verbose=1, max_epochs=1).fit(X[:100], y[:100])
+    assert "train_loss" in capsys.readouterr().out
