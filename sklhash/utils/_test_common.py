@@ -12,6 +12,7 @@ INIT_PARAMS = {
     "PCAHasher": {"bits": 1},
     "ITQHasher": {"bits": 1, "n_iter": 5, "random_state": 0},
     "SpectralHasher": {"bits": 5},
+    "HouseholderQuantizer": {"max_epochs": 2, "random_state": 0},
 }
 
 # {hasher name: {check name: reason}}
