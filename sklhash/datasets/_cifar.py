@@ -1,0 +1,286 @@
+"""CIFAR-100 from the published "CIFAR-100 python version"."""
+
+import io
+import os
+import pickle
+import tarfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils._param_validation import StrOptions, validate_params
+
+from ._base import _finish, _not_found, _search_dirs
+
+__all__ = ["load_cifar100"]
+
+URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+FOLDER = "cifar-100-python"
+ARCHIVE = FOLDER + ".tar.gz"
+
+DESCR = """\
+CIFAR-100
+=========
+
+60,000 colour 32x32 images (50,000 train, 10,000 test) in 100 fine classes
+grouped into 20 coarse superclasses, 600 images a fine class.
+
+``images`` holds the pixels as uint8 (n, 32, 32, 3) (height, width, RGB);
+``data`` holds the same pixels scaled to [0, 1] as float32, each image
+flattened in that (height, width, channel) order (the published pickles
+store the three colour planes one after the other instead). ``target`` is
+the fine label, ``coarse_target`` the superclass; ``hierarchy`` is the
+shipped WordNet hierarchy whose leaves are the fine labels 0..99.
+
+Reference: A. Krizhevsky, "Learning Multiple Layers of Features from Tiny
+Images", technical report, University of Toronto, 2009.
+Source: https://www.cs.toronto.edu/~kriz/cifar.html
+"""
+
+# The pickles hold plain dicts, lists, bytes and numpy arrays: nothing else
+# may be imported while loading, so a tampered file cannot run code.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),  # bytes pickled by Python 3 with protocol 2
+}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: not part of the CIFAR format"
+            )
+        return super().find_class(module, name)
+
+
+def _unpickle(raw, name):
+    try:
+        # Python 2 pickles: 'bytes' keeps their str objects as bytes.
+        obj = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except Exception as exc:  # pickle raises many kinds on a corrupt stream
+        raise ValueError(f"Cannot unpickle {name}: {exc!r}") from exc
+    if not isinstance(obj, dict):
+        raise ValueError(f"{name} does not hold a dict but {type(obj).__name__}")
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
+
+
+def _text(values):
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+class _Source:
+    """The pickles, from a folder or from the published archive."""
+
+    def __init__(self, location):
+        self.location = location
+
+    def read(self, members):
+        """Unpickle ``members``: a list of ``(dict, name)`` in that order.
+
+        The archive is read in one sequential pass, so a gzipped tar is
+        decompressed once whatever the number of members.
+        """
+        is_archive = self.location.is_file()
+        names = {
+            m: f"{self.location}:{m}" if is_archive else str(self.location / m)
+            for m in members
+        }
+        try:
+            if is_archive:
+                raws = {}
+                with tarfile.open(self.location, "r:*") as tar:
+                    for entry in tar:
+                        base = Path(entry.name).name
+                        if entry.isfile() and base in names and base not in raws:
+                            raws[base] = tar.extractfile(entry).read()
+                missing = [m for m in members if m not in raws]
+                if missing:
+                    raise ValueError(
+                        f"{self.location} has no member named {missing[0]!r}; "
+                        f"is it {ARCHIVE}?")
+            else:
+                raws = {m: (self.location / m).read_bytes() for m in members}
+        except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
+            raise ValueError(f"Cannot read {self.location}: {exc!r}") from exc
+        return [(_unpickle(raws[m], names[m]), names[m]) for m in members]
+
+
+def _locate(path, data_home):
+    looked_in = _search_dirs(path, data_home, "")
+    candidates = []
+    for place in looked_in:
+        candidates += [place, place / FOLDER, place / ARCHIVE]
+    for cand in candidates:
+        if cand.is_file() or (cand / "meta").is_file():
+            return _Source(cand)
+    raise _not_found(
+        f"CIFAR-100 (a {FOLDER!r} folder with the train, test and meta "
+        f"pickles, or {ARCHIVE!r})",
+        candidates,
+        f"Download the CIFAR-100 python version from {URL} (no Debian "
+        "package exists) and pass its path (archive or extracted folder) as "
+        "path=, or put it in $SKLHASH_DATA.",
+    )
+
+
+def _check_split(batch, name, n_fine, n_coarse):
+    for key in ("data", "fine_labels", "coarse_labels"):
+        if key not in batch:
+            raise ValueError(f"{name} has no {key!r} entry: not a CIFAR-100 pickle")
+    data = np.asarray(batch["data"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(
+            f"{name}: 'data' must be uint8 of shape (n, 3072), got "
+            f"{data.dtype} {data.shape}")
+    fine = np.asarray(batch["fine_labels"], dtype=np.int64)
+    coarse = np.asarray(batch["coarse_labels"], dtype=np.int64)
+    for key, labels, n_classes in (("fine_labels", fine, n_fine),
+                                   ("coarse_labels", coarse, n_coarse)):
+        if labels.shape != (len(data),):
+            raise ValueError(
+                f"{name}: {len(labels)} {key} for {len(data)} images")
+        if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+            raise ValueError(
+                f"{name}: {key} must lie in 0..{n_classes - 1}, found "
+                f"{labels.min()}..{labels.max()}")
+    return data, fine, coarse
+
+
+@validate_params(
+    {
+        "path": [str, os.PathLike, None],
+        "subset": [StrOptions({"train", "test", "all"})],
+        "data_home": [str, os.PathLike, None],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_cifar100(path=None, *, subset="train", data_home=None,
+                  return_X_y=False):
+    """Load CIFAR-100 from the published "CIFAR-100 python version".
+
+    The published archive ``cifar-100-python.tar.gz`` unpacks to a folder
+    ``cifar-100-python`` with three pickles written by Python 2: ``train``
+    and ``test`` (keys ``data``, an (n, 3072) uint8 array of red, green and
+    blue 32x32 planes; ``fine_labels``; ``coarse_labels``) and ``meta``
+    (``fine_label_names``, ``coarse_label_names``). The archive is read in
+    place, without extracting it. Only arrays, lists and strings are
+    unpickled: a file that asks for anything else is refused.
+
+    Parameters
+    ----------
+    path : str or path-like, default=None
+        The archive, the extracted ``cifar-100-python`` folder, or a folder
+        holding either. When None, ``data_home`` (default ``$SKLHASH_DATA``,
+        else ``~/sklhash_data``) is searched for either.
+    subset : {"train", "test", "all"}, default="train"
+        The 50,000 training images, the 10,000 test images, or both (train
+        first).
+    data_home : str or path-like, default=None
+        Data folder searched when ``path`` is None.
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with attributes:
+
+        data : ndarray of shape (n_samples, 3072), float32
+            Pixels in [0, 1], each image flattened in (height, width,
+            channel) order, i.e. ``images.reshape(n_samples, -1) / 255``.
+        target : ndarray of shape (n_samples,), int64
+            Fine labels 0..99.
+        coarse_target : ndarray of shape (n_samples,), int64
+            Superclass labels 0..19.
+        target_names, coarse_target_names : ndarray of str
+            Names of the 100 fine classes and of the 20 superclasses.
+        images : ndarray of shape (n_samples, 32, 32, 3), uint8
+            RGB images.
+        filenames : ndarray of str
+            The original image file names stored in the pickles (empty
+            strings when a pickle has none).
+        hierarchy : LabelHierarchy
+            WordNet hierarchy over the fine labels
+            (:func:`cifar100_hierarchy`).
+        DESCR : str
+            Description of the dataset.
+
+    (data, target) : tuple if ``return_X_y`` is True
+
+    Raises
+    ------
+    ValueError
+        If the files are not found (the message lists where the loader
+        looked and where to download them) or a pickle is truncated,
+        corrupt or not in the CIFAR-100 format (the message names it).
+
+    See Also
+    --------
+    cifar100_hierarchy : The class hierarchy alone.
+
+    Examples
+    --------
+    >>> from sklhash.datasets import load_cifar100
+    >>> cifar = load_cifar100("~/data/cifar-100-python.tar.gz")  # doctest: +SKIP
+    >>> cifar.images.shape, cifar.target_names[cifar.target[0]]  # doctest: +SKIP
+    ((50000, 32, 32, 3), 'cattle')
+    """
+    source = _locate(path, data_home)
+    splits = ["train", "test"] if subset == "all" else [subset]
+    (meta, meta_name), *batches = source.read(["meta", *splits])
+    for key in ("fine_label_names", "coarse_label_names"):
+        if key not in meta:
+            raise ValueError(f"{meta_name} has no {key!r} entry")
+    fine_names = _text(meta["fine_label_names"])
+    coarse_names = _text(meta["coarse_label_names"])
+    if len(fine_names) != 100 or len(coarse_names) != 20:
+        raise ValueError(
+            f"{meta_name} names {len(fine_names)} fine and {len(coarse_names)} "
+            "coarse classes; CIFAR-100 has 100 and 20")
+
+    datas, fines, coarses, filenames = [], [], [], []
+    for batch, name in batches:
+        data, fine, coarse = _check_split(batch, name, 100, 20)
+        datas.append(data)
+        fines.append(fine)
+        coarses.append(coarse)
+        filenames += _text(batch.get("filenames", [b""] * len(data)))
+    data = np.concatenate(datas)
+    fine = np.concatenate(fines)
+    coarse = np.concatenate(coarses)
+
+    # A fine class belongs to exactly one superclass; a file that says
+    # otherwise is corrupt, and the hierarchy would be wrong.
+    pairs = np.unique(np.stack([fine, coarse], axis=1), axis=0)
+    if len(np.unique(pairs[:, 0])) != len(pairs):
+        bad = pairs[:, 0][np.r_[False, pairs[1:, 0] == pairs[:-1, 0]]][0]
+        raise ValueError(
+            f"CIFAR-100 at {source.location}: fine class {bad} "
+            f"({fine_names[bad]!r}) appears under several coarse classes")
+
+    # Stored as 3 colour planes of 32x32, row-major.
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    images = np.ascontiguousarray(images)
+    bunch = dict(
+        data=np.divide(images.reshape(len(images), -1), 255, dtype=np.float32),
+        target=fine,
+        coarse_target=coarse,
+        target_names=np.array(fine_names),
+        coarse_target_names=np.array(coarse_names),
+        images=images,
+        filenames=np.array(filenames),
+        DESCR=DESCR,
+    )
+    if return_X_y:
+        return _finish(bunch, True)
+    from ._hierarchies import cifar100_hierarchy
+
+    bunch["hierarchy"] = cifar100_hierarchy()
+    return _finish(bunch, False)
