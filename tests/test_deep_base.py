@@ -152,3 +152,25 @@ def test_verbose_prints_progress(digits, capsys):
     X, y = digits
     ToyHasher(verbose=1, max_epochs=1).fit(X[:100], y[:100])
     assert "train_loss" in capsys.readouterr().out
+
+
+def test_householder_two_stage(digits):
+    X, y = digits
+    plain = ToyHasher(bits=12, max_epochs=8, random_state=0).fit(X[:600], y[:600])
+    two = ToyHasher(bits=12, max_epochs=8, quantization="householder",
+                    random_state=0).fit(X[:600], y[:600])
+    assert two.quantizer_ is not None and plain.quantizer_ is None
+    values = two.decision_function(X)
+    assert values.shape == (len(X), 12)
+    # The second stage rotates the raw outputs orthogonally: norms are kept
+    # up to the quantiser's rescaling to sqrt(bits).
+    raw = two.embed(X)
+    np.testing.assert_allclose(
+        np.linalg.norm(values, axis=1), np.sqrt(12), rtol=1e-3)
+    assert raw.shape == values.shape
+    np.testing.assert_array_equal(two.transform(X), np.packbits(values > 0, axis=1))
+    # Same network (same seed), so the rotation is the only difference.
+    np.testing.assert_allclose(raw, plain.embed(X), atol=1e-6)
+    two_stage = _retrieval_precision(two.transform(X), y)
+    assert two_stage > 0.8
+    assert two_stage > _retrieval_precision(plain.transform(X), y) - 0.05

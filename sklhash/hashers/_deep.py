@@ -352,14 +352,14 @@ class BaseDeepHasher(BaseHasher):
     def _fit_householder(self, net, X, seed):
         from .householder import HouseholderQuantizer
 
-        Z = self._forward(net, X, codes=False)
+        # Rotate the embedding the loss shaped (after the code
+        # nonlinearity), not the raw pre-activations.
+        Z = self._forward(net, X)
         return HouseholderQuantizer(bits=self.bits, random_state=seed).fit(Z)
 
     def _decision_function(self, X):
         if self.quantizer_ is not None:
-            return self.quantizer_.decision_function(
-                self._forward(self.net_, X, codes=False)
-            )
+            return self.quantizer_.decision_function(self._forward(self.net_, X))
         return self._forward(self.net_, X)
 
     def embed(self, X):
