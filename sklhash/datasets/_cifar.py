@@ -86,29 +86,38 @@ class _Source:
         The archive is read in one sequential pass, so a gzipped tar is
         decompressed once whatever the number of members.
         """
-        is_archive = self.location.is_file()
-        names = {
-            m: f"{self.location}:{m}" if is_archive else str(self.location / m)
-            for m in members
-        }
-        try:
-            if is_archive:
-                raws = {}
-                with tarfile.open(self.location, "r:*") as tar:
-                    for entry in tar:
-                        base = Path(entry.name).name
-                        if entry.isfile() and base in names and base not in raws:
-                            raws[base] = tar.extractfile(entry).read()
-                missing = [m for m in members if m not in raws]
-                if missing:
+        if self.location.is_file():
+            names = {m: f"{self.location}:{m}" for m in members}
+            raws = self._read_archive(names)
+        else:
+            names = {m: str(self.location / m) for m in members}
+            raws = {}
+            for m in members:
+                try:
+                    raws[m] = (self.location / m).read_bytes()
+                except OSError as exc:
                     raise ValueError(
-                        f"{self.location} has no member named {missing[0]!r}; "
-                        f"is it {ARCHIVE}?")
-            else:
-                raws = {m: (self.location / m).read_bytes() for m in members}
-        except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
-            raise ValueError(f"Cannot read {self.location}: {exc!r}") from exc
+                        f"Cannot read {names[m]}: {exc.strerror or exc!r}"
+                    ) from exc
         return [(_unpickle(raws[m], names[m]), names[m]) for m in members]
+
+    def _read_archive(self, names):
+        raws = {}
+        try:
+            with tarfile.open(self.location, "r:*") as tar:
+                for entry in tar:
+                    base = Path(entry.name).name
+                    if entry.isfile() and base in names and base not in raws:
+                        raws[base] = tar.extractfile(entry).read()
+        except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
+            # A truncated gzip raises EOFError, a bad one BadGzipFile.
+            raise ValueError(f"Cannot read {self.location}: {exc!r}") from exc
+        missing = [m for m in names if m not in raws]
+        if missing:
+            raise ValueError(
+                f"{self.location} has no member named {missing[0]!r}; is it "
+                f"the published {ARCHIVE}?")
+        return raws
 
 
 def _locate(path, data_home):
