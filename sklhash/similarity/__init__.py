@@ -6,5 +6,6 @@ object following one of these two protocols.
 """
 
 from ._hierarchy import LabelHierarchy
+from ._wordnet import load_wordnet, synset, wordnet_available
 
-__all__ = ["LabelHierarchy"]
+__all__ = ["LabelHierarchy", "load_wordnet", "synset", "wordnet_available"]
