@@ -1,0 +1,5 @@
+"""``python -m sklhash``: the same as the ``sklhash`` command."""
+
+from .cli import main
+
+raise SystemExit(main())
