@@ -1,0 +1,573 @@
+"""Exact nearest-neighbour search over packed binary codes.
+
+:class:`HammingIndex` answers k-nearest-neighbour and radius queries over the
+packed codes every sklhash hasher returns, exactly: neighbours are sorted by
+Hamming distance and ties are broken by database index (the order in which
+codes were added), whatever the backend. :class:`HashingNearestNeighbors`
+fits a hasher and an index in one go, for search straight from features.
+
+Backends (all exact, all giving the same answer):
+
+* ``"numpy"``: a blocked popcount scan over 64-bit words, k-NN selection by
+  counting the (small integer) distances rather than sorting them, threads
+  over query chunks. No dependency beyond numpy.
+* ``"faiss"``: FAISS ``IndexBinaryFlat`` (optional ``faiss-cpu``), with the
+  bit order converted at the boundary and ties re-ranked to sklhash's rule.
+* ``"mih"``: multi-index hashing (Norouzi, Punjani & Fleet, 2012), sublinear
+  for small radii on large databases.
+
+The index never imports torch.
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._neighbors import _faiss, _io, _mih, _numpy
+from .codes import _as_words, _check_packed, n_bytes
+
+__all__ = ["HammingIndex", "HashingNearestNeighbors"]
+
+_BACKENDS = {"auto", "numpy", "faiss", "mih"}
+# "auto" uses multi-index hashing for a radius search once the database has
+# this many codes and the look-ups per query stay below n_codes / 1000.
+_MIH_MIN_CODES = 50_000
+_MIH_MAX_PROBE_FRACTION = 1e-3
+
+
+def _check_n_neighbors(n_neighbors, n_codes):
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral):
+        raise ValueError(
+            f"n_neighbors must be a positive integer, got {n_neighbors!r}."
+        )
+    if n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be >= 1, got n_neighbors={n_neighbors}.")
+    if n_neighbors > n_codes:
+        raise ValueError(
+            f"Expected n_neighbors <= n_codes_, but n_neighbors={n_neighbors} and "
+            f"the index holds n_codes_={n_codes} codes."
+        )
+    return int(n_neighbors)
+
+
+def _check_radius(radius):
+    if (
+        isinstance(radius, bool)
+        or not isinstance(radius, Real)
+        or not math.isfinite(radius)
+        or radius < 0
+    ):
+        raise ValueError(
+            f"radius must be a finite number >= 0, got radius={radius!r}."
+        )
+    # Hamming distances are integers: d <= radius  <=>  d <= floor(radius).
+    return int(math.floor(radius))
+
+
+class HammingIndex(BaseEstimator):
+    """Exact k-NN and radius search over packed binary codes.
+
+    Codes are the packed ``uint8`` rows that a hasher's ``transform`` returns
+    (``ceil(n_bits / 8)`` bytes each, numpy bit order, zero padding). Results
+    are exact and identical for every backend: sorted by Hamming distance,
+    ties broken by database index.
+
+    Parameters
+    ----------
+    backend : {"auto", "numpy", "faiss", "mih"}, default="auto"
+        Search algorithm. ``"numpy"``: blocked popcount scan. ``"faiss"``:
+        FAISS ``IndexBinaryFlat`` (needs the optional ``faiss-cpu``).
+        ``"mih"``: multi-index hashing, sublinear for small radii; its k-NN
+        search grows the radius and hands queries whose neighbours lie far
+        away to the linear scan. ``"auto"``: k-NN by the numpy scan; radius
+        search by multi-index hashing when the database holds at least 50,000
+        codes and the radius needs few table look-ups, else the numpy scan.
+    n_bits : int, default=None
+        Code length. The packed width only tells ``ceil(n_bits / 8)``;
+        ``None`` means ``8 * width``. Distances are the same either way
+        (padding bits are zero), but multi-index hashing splits the
+        ``n_bits`` real bits.
+    n_substrings : int, default=None
+        Substrings of multi-index hashing; ``None`` picks
+        ``round(n_bits / log2(n_codes))`` as Norouzi et al. advise (at most
+        32 bits a substring).
+    n_jobs : int, default=None
+        Threads for a search. ``None`` means 1, ``-1`` all cores.
+
+    Attributes
+    ----------
+    codes_ : ndarray of shape (n_codes_, ceil(n_bits_ / 8)), dtype uint8
+        The indexed codes, in database order.
+    n_codes_ : int
+        Number of indexed codes.
+    n_bits_ : int
+        Code length.
+
+    See Also
+    --------
+    HashingNearestNeighbors : A hasher and an index in one estimator.
+    sklhash.codes.hamming_distances : All pairwise distances.
+
+    Notes
+    -----
+    ``kneighbors`` refuses ``n_neighbors`` larger than the database with a
+    ``ValueError``, as scikit-learn's ``NearestNeighbors`` does.
+
+    :meth:`save` writes a documented, versioned binary file (magic bytes,
+    version, ``n_bits``, ``n_codes``, then the raw codes); :meth:`load`
+    refuses a file whose header or size is wrong.
+
+    References
+    ----------
+    .. [1] M. Norouzi, A. Punjani and D. J. Fleet, "Fast search in Hamming
+       space with multi-index hashing", CVPR 2012.
+    .. [2] J. Johnson, M. Douze and H. Jegou, "Billion-scale similarity
+       search with GPUs", IEEE Trans. Big Data, 2019 (FAISS).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklhash.neighbors import HammingIndex
+    >>> codes = np.array([[0b0000_0000], [0b1000_0000], [0b1100_0000],
+    ...                   [0b0100_0000]], dtype=np.uint8)
+    >>> index = HammingIndex(backend="numpy").fit(codes)
+    >>> dist, ind = index.kneighbors(codes[:1], n_neighbors=3)
+    >>> dist
+    array([[0, 1, 1]], dtype=int32)
+    >>> ind
+    array([[0, 1, 3]])
+    >>> dist, ind = index.radius_neighbors(codes[2:3], radius=1)
+    >>> ind[0], dist[0]
+    (array([2, 1, 3]), array([0, 1, 1], dtype=int32))
+    """
+
+    _parameter_constraints: dict = {
+        "backend": [StrOptions(_BACKENDS)],
+        "n_bits": [Interval(Integral, 1, None, closed="left"), None],
+        "n_substrings": [Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, backend="auto", *, n_bits=None, n_substrings=None, n_jobs=None):
+        self.backend = backend
+        self.n_bits = n_bits
+        self.n_substrings = n_substrings
+        self.n_jobs = n_jobs
+
+    # -- input checks -----------------------------------------------------
+
+    def _check_codes(self, codes, name, n_bits):
+        codes = _check_packed(codes, name)
+        width = n_bytes(n_bits)
+        if codes.shape[1] != width:
+            raise ValueError(
+                f"{name} have codes of {codes.shape[1]} bytes but the index holds "
+                f"codes of {width} bytes (n_bits={n_bits}); encode them with the "
+                "same hasher."
+            )
+        pad = 8 * width - n_bits
+        if pad and codes.shape[0] and (codes[:, -1] & ((1 << pad) - 1)).any():
+            raise ValueError(
+                f"{name} have non-zero padding bits beyond n_bits={n_bits}; "
+                "packed codes from transform / pack_codes always pad with 0."
+            )
+        return np.ascontiguousarray(codes)
+
+    def _check_queries(self, queries):
+        check_is_fitted(self)
+        return self._check_codes(queries, "queries", self.n_bits_)
+
+    # -- fitting ------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, codes, y=None):
+        """Index packed codes, replacing any previous content.
+
+        Parameters
+        ----------
+        codes : ndarray of shape (n_codes, n_bytes), dtype uint8
+            Packed codes, at least one.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : HammingIndex
+            The fitted index.
+        """
+        codes = _check_packed(codes, "codes")
+        if codes.shape[0] < 1 or codes.shape[1] < 1:
+            raise ValueError(
+                f"codes must hold at least one code of at least one byte, got "
+                f"shape {codes.shape}."
+            )
+        n_bits = 8 * codes.shape[1] if self.n_bits is None else int(self.n_bits)
+        if n_bytes(n_bits) != codes.shape[1]:
+            raise ValueError(
+                f"n_bits={n_bits} does not fit codes of {codes.shape[1]} bytes "
+                f"(expected {8 * codes.shape[1] - 7} to {8 * codes.shape[1]} bits)."
+            )
+        codes = self._check_codes(codes, "codes", n_bits)
+        if self.backend == "faiss":
+            _faiss.import_faiss()
+        self.codes_ = codes.copy()
+        self.n_bits_ = n_bits
+        self.n_codes_ = codes.shape[0]
+        self._clear_caches()
+        # Explicit backends build their structures now, so that search timings
+        # measure search only.
+        if self.backend == "faiss":
+            self._faiss_index()
+        elif self.backend == "mih":
+            self._mih()
+        elif self.backend == "numpy":
+            self._columns()
+        return self
+
+    def add(self, codes):
+        """Append codes to the index; they get the next database indices.
+
+        Parameters
+        ----------
+        codes : ndarray of shape (n_new, n_bytes), dtype uint8
+            Packed codes of the index's width.
+
+        Returns
+        -------
+        self : HammingIndex
+            The index, now holding ``n_codes_ + n_new`` codes.
+        """
+        check_is_fitted(self)
+        codes = self._check_codes(codes, "codes", self.n_bits_)
+        if codes.shape[0] == 0:
+            return self
+        self.codes_ = np.concatenate([self.codes_, codes])
+        self.n_codes_ = self.codes_.shape[0]
+        faiss_index = self._cache.get("faiss")
+        self._clear_caches()
+        if faiss_index is not None:
+            _faiss.add(faiss_index, codes)
+            self._cache["faiss"] = faiss_index
+        return self
+
+    # -- backend structures (rebuilt lazily, never pickled) -----------------
+
+    def _clear_caches(self):
+        self._cache = {}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_cache", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._cache = {}
+
+    def _columns(self):
+        if "columns" not in self._cache:
+            self._cache["columns"] = _numpy.columns_of(_as_words(self.codes_))
+        return self._cache["columns"]
+
+    def _faiss_index(self):
+        if "faiss" not in self._cache:
+            self._cache["faiss"] = _faiss.build(self.codes_)
+        return self._cache["faiss"]
+
+    def _mih(self):
+        if "mih" not in self._cache:
+            self._cache["mih"] = _mih.MultiIndex(
+                self.codes_, self.n_bits_, self.n_substrings
+            )
+        return self._cache["mih"]
+
+    def _n_threads(self):
+        return max(1, effective_n_jobs(self.n_jobs))
+
+    def _numpy_knn(self, queries, k):
+        return _numpy.knn(
+            self._columns(), _as_words(queries), k, self.n_bits_, self._n_threads()
+        )
+
+    def _radius_backend(self, radius):
+        if self.backend in ("numpy", "faiss"):
+            return self.backend
+        if self.backend == "auto" and self.n_codes_ < _MIH_MIN_CODES:
+            return "numpy"
+        m = _mih.effective_n_substrings(self.n_bits_, self.n_codes_, self.n_substrings)
+        probes = _mih.probes_per_query(self.n_bits_, m, radius)
+        limit = _MIH_MAX_PROBE_FRACTION if self.backend == "auto" else 1.0
+        # Past this, looking codes up costs more than scanning them all.
+        return "mih" if probes <= limit * self.n_codes_ else "numpy"
+
+    # -- search -------------------------------------------------------------
+
+    def kneighbors(self, queries, n_neighbors=10, return_distance=True):
+        """The ``n_neighbors`` nearest codes of each query.
+
+        Parameters
+        ----------
+        queries : ndarray of shape (n_queries, n_bytes), dtype uint8
+            Packed query codes of the index's width.
+        n_neighbors : int, default=10
+            Neighbours per query, between 1 and ``n_codes_``.
+        return_distance : bool, default=True
+            Also return the distances.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries, n_neighbors), dtype int32
+            Hamming distances, ascending. Only when ``return_distance``.
+        indices : ndarray of shape (n_queries, n_neighbors), dtype int64
+            Database indices; among equal distances the smaller index first.
+        """
+        queries = self._check_queries(queries)
+        k = _check_n_neighbors(n_neighbors, self.n_codes_)
+        if queries.shape[0] == 0:
+            dist = np.empty((0, k), dtype=np.int32)
+            idx = np.empty((0, k), dtype=np.int64)
+        elif self.backend in ("numpy", "auto"):
+            dist, idx = self._numpy_knn(queries, k)
+        else:
+
+            def fallback(rows, k):
+                return self._numpy_knn(queries[rows], k)
+
+            if self.backend == "faiss":
+                dist, idx = _faiss.knn(
+                    self._faiss_index(), queries, k, self.n_bits_,
+                    self._n_threads(), fallback,
+                )
+            else:
+                dist, idx = self._mih().knn(queries, k, fallback)
+        return (dist, idx) if return_distance else idx
+
+    def radius_neighbors(self, queries, radius, return_distance=True):
+        """All codes within Hamming distance ``radius`` of each query.
+
+        Parameters
+        ----------
+        queries : ndarray of shape (n_queries, n_bytes), dtype uint8
+            Packed query codes of the index's width.
+        radius : float
+            Largest distance included (``d <= radius``), at least 0.
+        return_distance : bool, default=True
+            Also return the distances.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries,), dtype object
+            Per query, an int32 array of distances, ascending. Only when
+            ``return_distance``.
+        indices : ndarray of shape (n_queries,), dtype object
+            Per query, an int64 array of database indices, sorted by distance
+            then index.
+        """
+        queries = self._check_queries(queries)
+        r = _check_radius(radius)
+        backend = self._radius_backend(r)
+        if backend == "faiss":
+            dist, idx = _faiss.radius(
+                self._faiss_index(), queries, r, self.n_bits_, self._n_threads()
+            )
+        elif backend == "mih":
+            dist, idx = self._mih().radius(queries, r)
+        else:
+            dist, idx = _numpy.radius(
+                self._columns(), _as_words(queries), r, self.n_bits_,
+                self._n_threads(),
+            )
+        return (dist, idx) if return_distance else idx
+
+    # -- persistence --------------------------------------------------------
+
+    def save(self, path):
+        """Write the codes to ``path`` in sklhash's index format (version 1).
+
+        The file is written to a temporary name in the same folder and
+        renamed into place, so ``path`` is never left half-written.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination file.
+        """
+        check_is_fitted(self)
+        _io.write(path, self.codes_, self.n_bits_)
+
+    @classmethod
+    def load(cls, path, *, backend="auto", n_substrings=None, n_jobs=None):
+        """Read an index written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to read.
+        backend, n_substrings, n_jobs
+            Search parameters of the returned index (see the class).
+
+        Returns
+        -------
+        index : HammingIndex
+            Fitted index holding the stored codes, with ``n_bits`` as saved.
+
+        Raises
+        ------
+        ValueError
+            When the file's magic bytes, version or size are wrong.
+        """
+        codes, n_bits = _io.read(path)
+        index = cls(
+            backend=backend, n_bits=n_bits, n_substrings=n_substrings, n_jobs=n_jobs
+        )
+        return index.fit(codes)
+
+
+class HashingNearestNeighbors(BaseEstimator):
+    """Nearest neighbours from features: a hasher and a HammingIndex in one.
+
+    ``fit`` fits a clone of ``hasher`` on the database features, encodes
+    them and indexes the codes; ``kneighbors`` and ``radius_neighbors``
+    encode the queries with the same hasher and search.
+
+    Parameters
+    ----------
+    hasher : estimator
+        An sklhash hasher (anything with ``fit`` and a ``transform`` that
+        returns packed codes). It is cloned, never modified.
+    n_neighbors : int, default=10
+        Default number of neighbours of :meth:`kneighbors`.
+    radius : float, default=2
+        Default Hamming radius of :meth:`radius_neighbors`.
+    backend : {"auto", "numpy", "faiss", "mih"}, default="auto"
+        Backend of the index, see :class:`HammingIndex`.
+    n_jobs : int, default=None
+        Threads for a search. ``None`` means 1, ``-1`` all cores.
+
+    Attributes
+    ----------
+    hasher_ : estimator
+        The fitted clone of ``hasher``.
+    index_ : HammingIndex
+        The index of the database codes.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    n_samples_fit_ : int
+        Number of database items.
+
+    See Also
+    --------
+    HammingIndex : The index alone, for codes you already have.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklhash import LSHHasher
+    >>> from sklhash.neighbors import HashingNearestNeighbors
+    >>> X, y = load_digits(return_X_y=True)
+    >>> nn = HashingNearestNeighbors(LSHHasher(bits=32, random_state=0),
+    ...                              n_neighbors=5).fit(X[100:])
+    >>> dist, ind = nn.kneighbors(X[:3])
+    >>> ind.shape, dist.dtype
+    ((3, 5), dtype('int32'))
+    """
+
+    _parameter_constraints: dict = {
+        "hasher": [HasMethods(["fit", "transform"])],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "radius": [Interval(Real, 0, None, closed="left")],
+        "backend": [StrOptions(_BACKENDS)],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, hasher, *, n_neighbors=10, radius=2, backend="auto", n_jobs=None):
+        self.hasher = hasher
+        self.n_neighbors = n_neighbors
+        self.radius = radius
+        self.backend = backend
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the hasher on ``X`` and index the codes of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Database items.
+        y : array-like, default=None
+            Passed to the hasher's ``fit`` (supervised hashers need it).
+
+        Returns
+        -------
+        self : HashingNearestNeighbors
+            The fitted estimator.
+        """
+        hasher = clone(self.hasher)
+        hasher.fit(X, y)
+        codes = hasher.transform(X)
+        n_bits = getattr(hasher, "n_bits_", None)
+        self.index_ = HammingIndex(
+            backend=self.backend, n_bits=n_bits, n_jobs=self.n_jobs
+        ).fit(codes)
+        self.hasher_ = hasher
+        self.n_features_in_ = getattr(hasher, "n_features_in_", None)
+        if hasattr(hasher, "feature_names_in_"):
+            self.feature_names_in_ = hasher.feature_names_in_
+        self.n_samples_fit_ = self.index_.n_codes_
+        return self
+
+    def kneighbors(self, X, n_neighbors=None, return_distance=True):
+        """The nearest database items of each query, by Hamming distance.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query items.
+        n_neighbors : int, default=None
+            Neighbours per query; ``None`` uses the ``n_neighbors`` parameter.
+        return_distance : bool, default=True
+            Also return the distances.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries, n_neighbors), dtype int32
+            Only when ``return_distance``.
+        indices : ndarray of shape (n_queries, n_neighbors), dtype int64
+            Indices into the ``X`` given to ``fit``.
+        """
+        check_is_fitted(self)
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        return self.index_.kneighbors(
+            self.hasher_.transform(X), k, return_distance=return_distance
+        )
+
+    def radius_neighbors(self, X, radius=None, return_distance=True):
+        """Database items within a Hamming radius of each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query items.
+        radius : float, default=None
+            Largest distance included; ``None`` uses the ``radius`` parameter.
+        return_distance : bool, default=True
+            Also return the distances.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries,), dtype object
+            Per query, int32 distances. Only when ``return_distance``.
+        indices : ndarray of shape (n_queries,), dtype object
+            Per query, int64 indices into the ``X`` given to ``fit``.
+        """
+        check_is_fitted(self)
+        r = self.radius if radius is None else radius
+        return self.index_.radius_neighbors(
+            self.hasher_.transform(X), r, return_distance=return_distance
+        )
