@@ -6,7 +6,6 @@ only when there is no WordNet at all (and never when /usr/share/wordnet exists).
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +21,8 @@ from sklhash.similarity import LabelHierarchy, load_wordnet, synset
 from sklhash.similarity import _wordnet
 
 
-def _wordnet_installed():
-    if os.environ.get("SKLHASH_WORDNET") or os.path.isdir("/usr/share/wordnet"):
-        return True
-    import nltk
-
-    try:
-        nltk.data.find("corpora/wordnet")
-    except LookupError:
-        return False
-    return True
-
-
 requires_wordnet = pytest.mark.skipif(
-    not _wordnet_installed(),
+    not _wordnet._wordnet_installed(),
     reason="no WordNet: apt-get install wordnet-base wordnet-sense-index",
 )
 

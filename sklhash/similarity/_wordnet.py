@@ -217,6 +217,25 @@ def wordnet_available():
     return True
 
 
+def _wordnet_installed():
+    """Cheap check, without loading anything: is some WordNet on disk?
+
+    Tests skip on it; it is deliberately generous (any Debian directory
+    counts) so that a broken install fails the tests instead of skipping them.
+    """
+    if os.environ.get("SKLHASH_WORDNET") or any(
+        os.path.isdir(d) for d in DEBIAN_WORDNET_DIRS
+    ):
+        return True
+    import nltk.data
+
+    try:
+        nltk.data.find("corpora/wordnet")
+    except LookupError:
+        return False
+    return True
+
+
 def _as_reader(wordnet):
     if wordnet is None or isinstance(wordnet, (str, os.PathLike)):
         return load_wordnet(wordnet)
