@@ -13,6 +13,12 @@ INIT_PARAMS = {
     "ITQHasher": {"bits": 1, "n_iter": 5, "random_state": 0},
     "SpectralHasher": {"bits": 5},
     "HouseholderQuantizer": {"max_epochs": 2, "random_state": 0},
+    "DPSHHasher": {"bits": 5, "hidden_layer_sizes": (16,), "max_epochs": 1,
+                   "random_state": 0},
+    "HashNetHasher": {"bits": 5, "hidden_layer_sizes": (16,), "max_epochs": 1,
+                      "random_state": 0},
+    "CSQHasher": {"bits": 5, "hidden_layer_sizes": (16,), "max_epochs": 1,
+                  "random_state": 0},
 }
 
 # {hasher name: {check name: reason}}
