@@ -273,6 +273,26 @@ class Relevance:
 # --------------------------------------------------------------------------
 
 
+class ClassGains:
+    """Gains of a query chunk, kept factored: ``rows[:, db_classes]``.
+
+    ``rows`` is ``(c, n_classes)`` (each query's similarity row), so the
+    ``(c, n_db)`` gain matrix need not be gathered when counting per
+    (distance, class) suffices.
+    """
+
+    def __init__(self, rows, db_classes):
+        self.rows = rows
+        self.db_classes = db_classes
+
+    def dense(self):
+        return self.rows[:, self.db_classes]
+
+
+def _dense(values):
+    return values.dense() if isinstance(values, ClassGains) else values
+
+
 def group_stats(points, sl, dist, values):
     """Equal-distance groups of each query row, in ascending distance.
 
@@ -283,7 +303,7 @@ def group_stats(points, sl, dist, values):
         Query rows of this chunk.
     dist : ndarray of shape (c, n_db)
         Distances of the chunk.
-    values : ndarray of shape (c, n_db)
+    values : ndarray of shape (c, n_db) or ClassGains
         Relevance (bool) or gains (float) of every database item.
 
     Returns
@@ -294,26 +314,49 @@ def group_stats(points, sl, dist, values):
         Sum of ``values`` over each group.
     """
     c = dist.shape[0]
-    weights = values.ravel() if values.dtype != bool else None
     if points.metric == "hamming":
-        # Distances are 0..max_distance: group directly by counting. The
-        # query's own column (exclude_self) goes to one extra, dropped group.
+        # Distances are 0..max_distance: group by counting each (distance,
+        # level) pair, where the level is the relevance bit or the database
+        # item's class. The query's own column (exclude_self) goes to one
+        # extra, dropped group.
         n_groups = points.max_distance + 2
-        key = dist.astype(np.intp)
-        if points.exclude_self:
-            key[np.arange(c), points.self_columns(sl)] = n_groups - 1
-        key += (np.arange(c, dtype=np.intp) * n_groups)[:, None]
-        key = key.ravel()
-        n = np.bincount(key, minlength=c * n_groups).reshape(c, n_groups)
-        if weights is None:
-            r = np.bincount(key[values.ravel()], minlength=c * n_groups)
+        if isinstance(values, ClassGains):
+            n_levels = values.rows.shape[1]
+            if n_groups * n_levels > 4 * points.n_db:
+                # Too many classes to count per class: weigh each item.
+                values = values.dense()
         else:
-            r = np.bincount(key, weights=weights, minlength=c * n_groups)
-        r = r.reshape(c, n_groups).astype(np.float64, copy=False)
+            n_levels = 2
+        if isinstance(values, ClassGains):
+            key = np.multiply(dist, n_levels, dtype=np.intp)
+            key += values.db_classes
+        elif values.dtype == bool:
+            key = np.multiply(dist, 2, dtype=np.intp)
+            key += values
+        else:
+            n_levels = 1
+            key = dist.astype(np.intp)
+        if points.exclude_self:
+            key[np.arange(c), points.self_columns(sl)] = (n_groups - 1) * n_levels
+        key += (np.arange(c, dtype=np.intp) * (n_groups * n_levels))[:, None]
+        key = key.ravel()
+        size = c * n_groups * n_levels
+        if n_levels == 1:
+            n = np.bincount(key, minlength=size).reshape(c, n_groups)
+            r = np.bincount(key, weights=values.ravel(), minlength=size)
+            r = r.reshape(c, n_groups)
+        else:
+            hist = np.bincount(key, minlength=size).reshape(c, n_groups, n_levels)
+            n = hist.sum(axis=2)
+            if isinstance(values, ClassGains):
+                r = np.einsum("qgl,ql->qg", hist.astype(np.float64), values.rows)
+            else:
+                r = hist[:, :, 1].astype(np.float64)
         return n[:, :-1], r[:, :-1]
     # Float distances: sort each row once and cut where the value changes.
-    dist = dist.copy() if points.exclude_self else dist
+    values = _dense(values)
     if points.exclude_self:
+        dist = dist.copy()
         dist[np.arange(c), points.self_columns(sl)] = np.inf
     order = np.argsort(dist, axis=1)[:, : points.n_eff]
     sd = np.take_along_axis(dist, order, axis=1)
@@ -335,6 +378,7 @@ def explicit_order(points, sl, dist, values, ties, k):
     ``"optimistic"`` puts the largest values first inside a tie,
     ``"pessimistic"`` the smallest.
     """
+    values = _dense(values)
     c = dist.shape[0]
     if points.exclude_self:
         dist = dist.copy()
@@ -446,7 +490,7 @@ class Gains:
                 if bad.size:
                     raise ValueError(
                         f"similarity is a {n_classes}x{n_classes} matrix and does "
-                        f"not cover label {bad[0]!r} in {name}: labels must be in "
+                        f"not cover label {bad[0].item()!r} in {name}: labels must be in "
                         f"[0, {n_classes})."
                     )
             self.query_classes = ql.astype(np.intp)
@@ -457,8 +501,8 @@ class Gains:
         self.n_classes = S.shape[0]
 
     def __call__(self, sl):
-        """Float ``(len(sl), n_db)`` gains of a query chunk."""
-        return self.S[self.query_classes[sl, None], self.db_classes[None, :]]
+        """Gains of a query chunk (see :class:`ClassGains`)."""
+        return ClassGains(self.S[self.query_classes[sl]], self.db_classes)
 
     def ideal(self, k, exclude_self, weights=None):
         """Cumulative ideal gains, one row per class: ``(n_classes, k)``.

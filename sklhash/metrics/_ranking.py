@@ -73,9 +73,13 @@ def _ap_group_terms(n, r, k, H):
     dH = H[before + m] - H[before]
     frac = group_means(n, r)
     nf = n.astype(np.float64)
-    ratio = np.divide(r - 1.0, nf - 1.0, out=np.zeros_like(r), where=n > 1)
+    # For a single-item group the ratio multiplies m - (s+1) dH = 0, so any
+    # value is exact; 1 keeps an all-relevant ranking at exactly AP = 1.
+    ratio = np.divide(r - 1.0, nf - 1.0, out=np.ones_like(r), where=n > 1)
     # sum_{j<=m} 1/(s+j) = dH and sum_{j<=m} (j-1)/(s+j) = m - (s+1) dH.
-    terms = frac * ((rel_before + 1.0) * dH + ratio * (m - (before + 1.0) * dH))
+    # Grouped so that an all-relevant group after all-relevant ranks gives
+    # exactly m (no cancellation between the two harmonic terms).
+    terms = frac * (ratio * m + ((rel_before + 1.0) - ratio * (before + 1.0)) * dH)
     return terms, before, rel_before, m
 
 
@@ -232,7 +236,7 @@ def mean_average_precision(
     >>> float(mean_average_precision(q, db, [0], [0, 1, 0, 1], ties="index"))
     0.8333...
     >>> float(mean_average_precision(q, db, [0], [0, 0, 1, 1], k=2))
-    1.0
+    0.75
     """
     points = Points(query_codes, db_codes, metric, exclude_self)
     rel_fn = Relevance(query_labels, db_labels, points.n_query, points.n_db, relevance)
@@ -579,7 +583,6 @@ def ndcg_at_k(
         if similarity is None:
             n_relevant = (g.sum(axis=1) - _self_relevance(points, sl, g)).astype(np.intp)
             idcg = D[np.minimum(n_relevant, k)]
-            g = g.astype(np.float64)
         else:
             idcg = ideal[gains.query_classes[sl]]
         if ties == "average":
