@@ -267,9 +267,10 @@ def load_cifar100(path=None, *, subset="train", data_home=None,
 
     # A fine class belongs to exactly one superclass; a file that says
     # otherwise is corrupt, and the hierarchy would be wrong.
-    pairs = np.unique(np.stack([fine, coarse], axis=1), axis=0)
-    if len(np.unique(pairs[:, 0])) != len(pairs):
-        bad = pairs[:, 0][np.r_[False, pairs[1:, 0] == pairs[:-1, 0]]][0]
+    pairs = np.unique(fine * 20 + coarse)  # sorted by fine label
+    pair_fine = pairs // 20
+    if len(np.unique(pair_fine)) != len(pairs):
+        bad = pair_fine[1:][pair_fine[1:] == pair_fine[:-1]][0]
         raise ValueError(
             f"CIFAR-100 at {source.location}: fine class {bad} "
             f"({fine_names[bad]!r}) appears under several coarse classes")
