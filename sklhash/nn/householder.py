@@ -3,9 +3,12 @@ pull rotated embeddings towards binary corners (pure torch).
 
 Schwengber et al. (2023) learn the rotation that brings an embedding close to
 its signs as ``U = H(v_1) ... H(v_K)``, ``H(v) = I - 2 v v^T / ||v||^2``:
-``K`` reflections in ``K`` dimensions reach every matrix of ``O(K)``, and any
-unconstrained ``v`` gives an exactly orthogonal ``U``, so plain SGD on the
-``v`` needs no projection back onto the orthogonal group.
+any unconstrained ``v`` gives an exactly orthogonal ``U``, so plain SGD on
+the ``v`` needs no projection back onto the orthogonal group. By the
+Cartan--Dieudonne theorem, ``K`` non-zero reflections reach every orthogonal
+matrix of determinant ``(-1)^K``; the other half of ``O(K)`` differs from it by
+one coordinate sign flip, which flips one bit of every code and so changes no
+Hamming distance and no quantisation loss.
 
 The product is not formed reflection by reflection (``K`` sequential matrix
 products, slow in autograd). It is the compact "UT" form of Joffrain et al.
@@ -49,10 +52,10 @@ class HouseholderOrthogonal(nn.Module):
     >>> import torch
     >>> from sklhash.nn.householder import HouseholderOrthogonal
     >>> rot = HouseholderOrthogonal(3)
-    >>> rot.matrix()
-    tensor([[-1., 0., 0.],
-            [0., -1., 0.],
-            [0., 0., -1.]], grad_fn=<...>)
+    >>> rot.matrix().detach()
+    tensor([[-1.,  0.,  0.],
+            [ 0., -1.,  0.],
+            [ 0.,  0., -1.]])
     >>> rot(torch.ones(2, 3)).shape
     torch.Size([2, 3])
     """
