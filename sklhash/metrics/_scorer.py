@@ -68,7 +68,7 @@ class _RetrievalScorer:
         return f"make_retrieval_scorer({self._name!r}{', ' if args else ''}{args})"
 
 
-def make_retrieval_scorer(metric, **kwargs):
+def make_retrieval_scorer(metric, /, **kwargs):
     """Make a scorer ``scorer(estimator, X, y)`` from a retrieval metric.
 
     The scorer encodes ``X`` with ``estimator.transform`` and evaluates
@@ -111,8 +111,8 @@ def make_retrieval_scorer(metric, **kwargs):
     >>> from sklhash.metrics import make_retrieval_scorer
     >>> X, y = load_digits(return_X_y=True)
     >>> scorer = make_retrieval_scorer("precision_at_k", k=10)
-    >>> hasher = ITQHasher(bits=16, random_state=0).fit(X[:1000])
-    >>> 0.5 < scorer(hasher, X[1000:], y[1000:]) <= 1
+    >>> hasher = ITQHasher(bits=16, random_state=0).fit(X[:500])
+    >>> 0.5 < scorer(hasher, X[500:900], y[500:900]) <= 1
     True
     """
     if isinstance(metric, str):
@@ -162,8 +162,8 @@ def map_scorer(k=None, **kwargs):
     >>> from sklhash import ITQHasher
     >>> from sklhash.metrics import map_scorer
     >>> X, y = load_digits(return_X_y=True)
-    >>> scores = cross_val_score(ITQHasher(bits=16, random_state=0), X, y,
-    ...                          scoring=map_scorer(k=100), cv=StratifiedKFold(3))
+    >>> scores = cross_val_score(ITQHasher(bits=16, random_state=0), X[:600], y[:600],
+    ...                          scoring=map_scorer(k=50), cv=StratifiedKFold(3))
     >>> scores.shape
     (3,)
     """
@@ -199,8 +199,8 @@ def mahp_scorer(similarity, k=250, **kwargs):
     >>> from sklhash.metrics import mahp_scorer
     >>> X, y = load_digits(return_X_y=True)
     >>> S = np.where(np.arange(10)[:, None] == np.arange(10), 1.0, 0.2)
-    >>> hasher = ITQHasher(bits=16, random_state=0).fit(X[:1000])
-    >>> 0 < mahp_scorer(S, k=50)(hasher, X[1000:], y[1000:]) <= 1
+    >>> hasher = ITQHasher(bits=16, random_state=0).fit(X[:500])
+    >>> 0 < mahp_scorer(S, k=50)(hasher, X[500:900], y[500:900]) <= 1
     True
     """
     return make_retrieval_scorer("mahp", similarity=similarity, k=k, **kwargs)
