@@ -128,7 +128,10 @@ def load_conceptual_captions(tsv_path, image_root=None, *, image_names="crc32",
         )
     name_of = {"crc32": _crc32_name, "index": _index_name}.get(image_names,
                                                                image_names)
-    root = Path(image_root).expanduser() if image_root is not None else None
+    # Plain string joins: pathlib is ~10x slower over millions of rows.
+    root = (os.fspath(Path(image_root).expanduser()) if image_root is not None
+            else None)
+    local_root = root if root is not None else os.fspath(tsv_path.parent)
 
     captions, urls, image_paths = [], [], []
     with open(tsv_path, "rb") as f:
@@ -153,10 +156,11 @@ def load_conceptual_captions(tsv_path, image_root=None, *, image_names="crc32",
             if _SCHEME.match(image):
                 urls.append(image)
                 image_paths.append(
-                    None if root is None else str(root / name_of(index, image)))
+                    None if root is None
+                    else os.path.join(root, os.fspath(name_of(index, image))))
             else:
                 urls.append(None)
-                image_paths.append(str((root or tsv_path.parent) / image))
+                image_paths.append(os.path.join(local_root, image))
 
     if check_exists:
         image_exists = np.array(
