@@ -103,6 +103,7 @@ def load_conceptual_captions(tsv_path, image_root=None, *, image_names="crc32",
             Description of the dataset.
 
     (captions, image_paths) : tuple if ``return_X_y`` is True
+        The captions and the local image paths, without the Bunch.
 
     Raises
     ------

@@ -222,6 +222,7 @@ def load_cifar100(path=None, *, subset="train", data_home=None,
             Description of the dataset.
 
     (data, target) : tuple if ``return_X_y`` is True
+        The data and the (fine) target arrays, without the Bunch.
 
     Raises
     ------

@@ -209,6 +209,7 @@ def load_fashion_mnist(subset="train", *, path=None, data_home=None,
             Description of the dataset.
 
     (data, target) : tuple if ``return_X_y`` is True
+        The data and the target arrays, without the Bunch.
 
     Raises
     ------

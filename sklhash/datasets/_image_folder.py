@@ -294,6 +294,8 @@ def load_image_folder(path, *, image_size=(64, 64), lazy=False,
             Description of the dataset.
 
     (data, target) : tuple if ``return_X_y`` is True
+        ``data`` (an array, or a :class:`LazyImageArray` when ``lazy``)
+        and the target array, without the Bunch.
 
     Raises
     ------
