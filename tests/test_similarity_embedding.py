@@ -41,7 +41,9 @@ def test_sample_level_pairwise():
     assert s.n_samples == 4
     P = s.pairwise([0, 2], [1, 2, 3])
     np.testing.assert_allclose(P, [[0, np.sqrt(0.5), 0], [np.sqrt(0.5), 1, 0]])
-    np.testing.assert_array_equal(s.pairwise(np.arange(4)), s.pairwise(range(4), range(4)))
+    np.testing.assert_array_equal(
+        s.pairwise(np.arange(4)), s.pairwise(range(4), range(4))
+    )
     assert s.pairwise([1], [1])[0, 0] == 1.0
     assert repr(s) == "EmbeddingSimilarity(n_samples=4, dim=2, kind='cosine')"
 
@@ -70,20 +72,40 @@ def test_hierarchy_and_embedding_share_the_class_protocol():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: EmbeddingSimilarity({"a": [1, 0]}).similarity_matrix(["a", "b"]),
-         "label 'b' has no embedding"),
+        (
+            lambda: EmbeddingSimilarity({"a": [1, 0]}).similarity_matrix(["a", "b"]),
+            "label 'b' has no embedding",
+        ),
         (lambda: EmbeddingSimilarity({"a": [0, 0], "b": [1, 0]}), "row 0 is all zeros"),
         (lambda: EmbeddingSimilarity([[1, np.nan]]), "NaN or infinity"),
         (lambda: EmbeddingSimilarity(np.zeros((0, 3))), "embeddings are empty"),
         (lambda: EmbeddingSimilarity({}), "embeddings are empty"),
         (lambda: EmbeddingSimilarity([1, 2, 3]), "must be a 2-d array"),
-        (lambda: EmbeddingSimilarity([[1, 0]], labels=[1, 2]), "2 labels for 1 embedding"),
-        (lambda: EmbeddingSimilarity([[1, 0], [0, 1]], labels=[1, 1]), "label 1 is listed twice"),
-        (lambda: EmbeddingSimilarity({"a": [1, 0], "b": [1, 0, 0]}), "differ in length"),
+        (
+            lambda: EmbeddingSimilarity([[1, 0]], labels=[1, 2]),
+            "2 labels for 1 embedding",
+        ),
+        (
+            lambda: EmbeddingSimilarity([[1, 0], [0, 1]], labels=[1, 1]),
+            "label 1 is listed twice",
+        ),
+        (
+            lambda: EmbeddingSimilarity({"a": [1, 0], "b": [1, 0, 0]}),
+            "differ in length",
+        ),
         (lambda: EmbeddingSimilarity([[1, 0]], kind="dot"), "kind must be one of"),
-        (lambda: EmbeddingSimilarity([[1, 0], [0, 1]]).pairwise([0, 2]), "index 2, out of range"),
-        (lambda: EmbeddingSimilarity([[1, 0]]).pairwise([0.5]), "1-d array of sample indices"),
-        (lambda: EmbeddingSimilarity.from_class_means([[1, 0]], [0, 1]), "y must have shape"),
+        (
+            lambda: EmbeddingSimilarity([[1, 0], [0, 1]]).pairwise([0, 2]),
+            "index 2, out of range",
+        ),
+        (
+            lambda: EmbeddingSimilarity([[1, 0]]).pairwise([0.5]),
+            "1-d array of sample indices",
+        ),
+        (
+            lambda: EmbeddingSimilarity.from_class_means([[1, 0]], [0, 1]),
+            "y must have shape",
+        ),
     ],
 )
 def test_bad_input(call, match):
@@ -92,8 +114,11 @@ def test_bad_input(call, match):
 
 
 @given(
-    arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 5)),
-           elements=st.floats(-10, 10, allow_nan=False)),
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 8), st.integers(1, 5)),
+        elements=st.floats(-10, 10, allow_nan=False),
+    ),
     st.sampled_from(["cosine", "rescaled"]),
 )
 def test_similarity_properties(X, kind):

@@ -35,9 +35,9 @@ def tree():
 def test_heights_depths_and_classes(tree):
     assert tree.classes == ["car", "cat", "dog", "trout"]
     assert tree.max_height == 3
-    assert [tree.height(n) for n in ("cat", "mammal", "animal", "vehicle", "entity")] == [
-        0, 1, 2, 1, 3
-    ]
+    assert [
+        tree.height(n) for n in ("cat", "mammal", "animal", "vehicle", "entity")
+    ] == [0, 1, 2, 1, 3]
     assert [tree.depth(n) for n in ("entity", "animal", "car", "cat")] == [0, 1, 2, 3]
     assert tree.roots == ["entity"]
     assert tree.is_tree
@@ -45,7 +45,9 @@ def test_heights_depths_and_classes(tree):
     assert sorted(tree.children("mammal")) == ["cat", "dog"]
     assert tree.ancestors("cat") == {"cat", "mammal", "animal", "entity"}
     assert len(tree) == 9 and "fish" in tree and "horse" not in tree
-    assert repr(tree) == "LabelHierarchy(n_classes=4, n_nodes=9, max_height=3, tree=True)"
+    assert (
+        repr(tree) == "LabelHierarchy(n_classes=4, n_nodes=9, max_height=3, tree=True)"
+    )
 
 
 def test_lcs_and_similarity_values(tree):
@@ -144,8 +146,13 @@ def test_forest_without_common_ancestor():
 
 def test_dict_and_json_round_trip(tmp_path):
     h = LabelHierarchy.from_parent_map(
-        {0: "dog.n.01", 1: "cat.n.01", "dog.n.01": "carnivore.n.01",
-         "cat.n.01": "carnivore.n.01", 2: "carnivore.n.01"},
+        {
+            0: "dog.n.01",
+            1: "cat.n.01",
+            "dog.n.01": "carnivore.n.01",
+            "cat.n.01": "carnivore.n.01",
+            2: "carnivore.n.01",
+        },
         names={0: "dog", "carnivore.n.01": "carnivore"},
     )
     data = json.loads(json.dumps(h.to_dict()))
@@ -164,13 +171,18 @@ def test_dict_and_json_round_trip(tmp_path):
 def test_numpy_labels_are_accepted(tree):
     h = LabelHierarchy.from_parent_map({0: "a", 1: "a", 2: "b", "a": "r", "b": "r"})
     assert h.similarity(np.int64(0), np.int64(1)) == 0.5
-    assert h.to_dict()["nodes"] == LabelHierarchy.from_dict(h.to_dict()).to_dict()["nodes"]
+    assert (
+        h.to_dict()["nodes"] == LabelHierarchy.from_dict(h.to_dict()).to_dict()["nodes"]
+    )
 
 
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda h: h.similarity("cat", "horse"), "label 'horse' is not in the hierarchy"),
+        (
+            lambda h: h.similarity("cat", "horse"),
+            "label 'horse' is not in the hierarchy",
+        ),
         (lambda h: h.lcs("unicorn", "cat"), "label 'unicorn'"),
         (lambda h: h.similarity_matrix(["cat", 7]), "label 7 is not in"),
         (lambda h: h.height("horse"), "label 'horse'"),
@@ -187,7 +199,10 @@ def test_unknown_labels_are_named(tree, call, match):
     [
         ({"a": "b", "b": "c", "c": "a"}, r"cycle in the hierarchy: .*'a'"),
         ({"a": "a"}, r"cycle in the hierarchy: 'a' -> 'a'"),
-        ({"x": "r", "a": "b", "b": "a"}, r"cycle in the hierarchy: '(a|b)' -> '(a|b)' -> "),
+        (
+            {"x": "r", "a": "b", "b": "a"},
+            r"cycle in the hierarchy: '(a|b)' -> '(a|b)' -> ",
+        ),
         ({}, "empty hierarchy"),
     ],
 )

@@ -17,9 +17,7 @@ from sklhash.datasets._hierarchies import (
     fashion_mnist_hierarchy,
     imagenet_hierarchy,
 )
-from sklhash.similarity import LabelHierarchy, load_wordnet, synset
-from sklhash.similarity import _wordnet
-
+from sklhash.similarity import LabelHierarchy, _wordnet, load_wordnet, synset
 
 requires_wordnet = pytest.mark.skipif(
     not _wordnet._wordnet_installed(),
@@ -107,8 +105,12 @@ def test_class_whose_synset_is_an_ancestor_stays_a_leaf(wn):
 
 @requires_wordnet
 def test_tree_mode_keeps_the_longest_hypernym_path(wn):
-    labels = {i: s for i, s in enumerate(["dog.n.01", "oak.n.02", "pickup.n.01",
-                                          "teleost_fish.n.01", "sofa.n.01"])}
+    labels = {
+        i: s
+        for i, s in enumerate(
+            ["dog.n.01", "oak.n.02", "pickup.n.01", "teleost_fish.n.01", "sofa.n.01"]
+        )
+    }
     tree = LabelHierarchy.from_wordnet(labels, wordnet=wn)
     dag = LabelHierarchy.from_wordnet(labels, mode="dag", wordnet=wn)
     assert tree.is_tree and not dag.is_tree
@@ -215,7 +217,10 @@ def test_build_script_cli_check_and_imagenet(wn, tmp_path, capsys):
     h = imagenet_hierarchy(out / "imagenet_hierarchy.json")
     assert h.classes == [0, 1, 2, 3]
     assert [h.parents(c)[0] for c in h.classes] == [
-        "tench.n.01", "dog.n.01", "tabby.n.01", "sports_car.n.01"
+        "tench.n.01",
+        "dog.n.01",
+        "tabby.n.01",
+        "sports_car.n.01",
     ]
     assert h.name(0) == "tench, Tinca tinca" and h.name(2) == "tabby, tabby cat"
     assert h.name(1) == "dog"  # no name given: the synset's lemma
@@ -224,11 +229,16 @@ def test_build_script_cli_check_and_imagenet(wn, tmp_path, capsys):
     for wnid in ("n02123045", "n01440764", "n02084071", "n04285008", "readme"):
         (tmp_path / "train" / wnid).mkdir(parents=True)
     assert [w for w, _ in build_mod.read_wnids(tmp_path / "train")] == [
-        "n01440764", "n02084071", "n02123045", "n04285008"
+        "n01440764",
+        "n02084071",
+        "n02123045",
+        "n04285008",
     ]
     bad = tmp_path / "bad.txt"
     bad.write_text("n01440764\ntench\n")
-    with pytest.raises(ValueError, match=r"bad.txt, line 2: 'tench' is not a noun wnid"):
+    with pytest.raises(
+        ValueError, match=r"bad.txt, line 2: 'tench' is not a noun wnid"
+    ):
         build_mod.read_wnids(bad)
     with pytest.raises(ValueError, match="needs the list of the 1000 class wnids"):
         build_mod.build("imagenet", wordnet=wn)

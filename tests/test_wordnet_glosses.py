@@ -22,7 +22,9 @@ def wn():
 
 @pytest.fixture(scope="module")
 def glosses(wn):
-    return load_wordnet_glosses(n_classes=12, max_per_class=30, random_state=3, wordnet=wn)
+    return load_wordnet_glosses(
+        n_classes=12, max_per_class=30, random_state=3, wordnet=wn
+    )
 
 
 def _hyponyms(s):
@@ -33,7 +35,7 @@ def test_classes_are_disjoint_and_sized(wn, glosses):
     classes = [wn.synset(name) for name in glosses.target_names]
     assert len(set(glosses.target_names)) == 12
     closures = [_hyponyms(s) for s in classes]
-    for s, hypo in zip(classes, closures):
+    for s, hypo in zip(classes, closures, strict=True):
         assert 50 <= len(hypo) <= 300, s
     for i in range(12):
         for j in range(i + 1, 12):
@@ -41,7 +43,7 @@ def test_classes_are_disjoint_and_sized(wn, glosses):
             assert not closures[i] & closures[j]
     # every item is a hyponym of its own class, and no item repeats
     assert len(set(glosses.synsets)) == len(glosses.synsets)
-    for name, label in zip(glosses.synsets, glosses.target):
+    for name, label in zip(glosses.synsets, glosses.target, strict=True):
         assert wn.synset(name) in closures[label]
 
 
@@ -50,7 +52,7 @@ def test_items_texts_and_targets(wn, glosses):
     assert counts.min() >= 30 and counts.max() == 30  # every class has >= 50 items
     assert glosses.target.dtype == np.int64
     assert len(glosses.data) == len(glosses.target) == len(glosses.synsets)
-    for text, name in zip(glosses.data[::37], glosses.synsets[::37]):
+    for text, name in zip(glosses.data[::37], glosses.synsets[::37], strict=True):
         s = wn.synset(name)
         assert text == f"{s.lemmas()[0].name().replace('_', ' ')}: {s.definition()}"
     assert "WordNet glosses" in glosses.DESCR and "random_state=3" in glosses.DESCR
@@ -68,10 +70,14 @@ def test_hierarchy_is_a_wordnet_tree_over_the_classes(glosses):
 
 
 def test_random_state(wn, glosses):
-    same = load_wordnet_glosses(n_classes=12, max_per_class=30, random_state=3, wordnet=wn)
+    same = load_wordnet_glosses(
+        n_classes=12, max_per_class=30, random_state=3, wordnet=wn
+    )
     assert same.data == glosses.data
     np.testing.assert_array_equal(same.target, glosses.target)
-    other = load_wordnet_glosses(n_classes=12, max_per_class=30, random_state=4, wordnet=wn)
+    other = load_wordnet_glosses(
+        n_classes=12, max_per_class=30, random_state=4, wordnet=wn
+    )
     assert set(other.target_names) != set(glosses.target_names)
     X, y = load_wordnet_glosses(
         n_classes=12, max_per_class=30, random_state=3, wordnet=wn, return_X_y=True

@@ -5,7 +5,8 @@ Run ``python -m sklhash.datasets._build_hierarchies`` (WordNet 3.0 needed, see
 files instead of writing. ImageNet-1k's 1000 class wnids do not come with
 WordNet, so that file is only built from a list you supply::
 
-    python -m sklhash.datasets._build_hierarchies --imagenet-wnids LOC_synset_mapping.txt
+    python -m sklhash.datasets._build_hierarchies \
+        --imagenet-wnids LOC_synset_mapping.txt
 
 The list may be any text file whose lines start with a wnid (the ILSVRC-2012
 devkit's ``LOC_synset_mapping.txt`` / ``synset_words.txt``; an optional class
@@ -37,9 +38,15 @@ FILES = {
 
 # Fashion-MNIST labels 0..9 (Xiao et al. 2017) -> WordNet 3.0 noun synsets.
 FASHION_MNIST = [
-    ("T-shirt/top", "jersey.n.03"),  # "T-shirt, tee shirt": a close-fitting pullover shirt
+    (
+        "T-shirt/top",
+        "jersey.n.03",
+    ),  # "T-shirt, tee shirt": a close-fitting pullover shirt
     ("Trouser", "trouser.n.01"),
-    ("Pullover", "sweater.n.01"),  # sweater, jumper; pullover.n.01 would be one kind of it
+    (
+        "Pullover",
+        "sweater.n.01",
+    ),  # sweater, jumper; pullover.n.01 would be one kind of it
     ("Dress", "dress.n.01"),  # a one-piece garment for a woman
     ("Coat", "coat.n.01"),
     ("Sandal", "sandal.n.01"),
@@ -55,7 +62,10 @@ FASHION_MNIST = [
 # data table). Where the first sense is not that one, the comment says why.
 CIFAR100 = [
     ("apple", "apple.n.01"),  # the fruit (the images), not apple.n.02 the tree
-    ("aquarium_fish", "teleost_fish.n.01"),  # no such synset; aquarium fishes are bony fishes of many families
+    (
+        "aquarium_fish",
+        "teleost_fish.n.01",
+    ),  # no such synset; aquarium fishes are bony fishes of many families
     ("baby", "baby.n.01"),
     ("bear", "bear.n.01"),
     ("beaver", "beaver.n.07"),  # the rodent; n.01 is its fur
@@ -71,7 +81,10 @@ CIFAR100 = [
     ("butterfly", "butterfly.n.01"),
     ("camel", "camel.n.01"),
     ("can", "can.n.01"),
-    ("castle", "castle.n.02"),  # the fortified building; castle.n.01 is a palace/mansion
+    (
+        "castle",
+        "castle.n.02",
+    ),  # the fortified building; castle.n.01 is a palace/mansion
     ("caterpillar", "caterpillar.n.01"),  # the larva, not the tracked vehicle
     ("cattle", "cattle.n.01"),
     ("chair", "chair.n.01"),
@@ -94,7 +107,10 @@ CIFAR100 = [
     ("house", "house.n.01"),
     ("kangaroo", "kangaroo.n.01"),
     ("keyboard", "keyboard.n.01"),  # keys of a piano or typewriter or computer
-    ("lamp", "lamp.n.02"),  # "furniture holding electric light bulbs": the table lamps shown
+    (
+        "lamp",
+        "lamp.n.02",
+    ),  # "furniture holding electric light bulbs": the table lamps shown
     ("lawn_mower", "lawn_mower.n.01"),
     ("leopard", "leopard.n.02"),  # the cat; n.01 is its pelt
     ("lion", "lion.n.01"),
@@ -105,7 +121,10 @@ CIFAR100 = [
     ("motorcycle", "motorcycle.n.01"),
     ("mountain", "mountain.n.01"),
     ("mouse", "mouse.n.01"),  # the rodent
-    ("mushroom", "mushroom.n.02"),  # fleshy fungi as organisms (the images are wild fungi)
+    (
+        "mushroom",
+        "mushroom.n.02",
+    ),  # fleshy fungi as organisms (the images are wild fungi)
     ("oak_tree", "oak.n.02"),  # the tree; n.01 is its wood
     ("orange", "orange.n.01"),  # the fruit
     ("orchid", "orchid.n.01"),
@@ -230,14 +249,17 @@ def build(dataset, *, wordnet=None, wnids=None):
         from ..similarity import load_wordnet, synset
         from ..similarity._wordnet import synset_label
 
-        wn = load_wordnet(wordnet) if wordnet is None or not hasattr(wordnet, "synset") else wordnet
+        wn = (
+            load_wordnet(wordnet)
+            if wordnet is None or not hasattr(wordnet, "synset")
+            else wordnet
+        )
         classes = [
-            (name or synset_label(synset(wnid, wn)), wnid) for wnid, name in read_wnids(wnids)
+            (name or synset_label(synset(wnid, wn)), wnid)
+            for wnid, name in read_wnids(wnids)
         ]
     else:
-        raise ValueError(
-            f"dataset must be one of {sorted(FILES)}, got {dataset!r}."
-        )
+        raise ValueError(f"dataset must be one of {sorted(FILES)}, got {dataset!r}.")
     h = LabelHierarchy.from_wordnet(
         {i: syn for i, (_, syn) in enumerate(classes)},
         names={i: name for i, (name, _) in enumerate(classes)},
@@ -269,8 +291,10 @@ def main(argv=None):
     )
     parser.add_argument("--out", default=str(DATA_DIR), help="output folder")
     parser.add_argument(
-        "--check", action="store_true",
-        help="compare with the files in --out instead of writing; exit 1 on a difference",
+        "--check",
+        action="store_true",
+        help="compare with the files in --out instead of writing; "
+        "exit 1 on a difference",
     )
     args = parser.parse_args(argv)
     datasets = ["fashion_mnist", "cifar100"]

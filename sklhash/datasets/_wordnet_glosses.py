@@ -156,14 +156,22 @@ def load_wordnet_glosses(
         ("min_hyponyms", min_hyponyms, 1),
         ("max_hyponyms", max_hyponyms, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or value < low
+        ):
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
     if min_hyponyms > max_hyponyms:
         raise ValueError(
             f"min_hyponyms={min_hyponyms} is larger than max_hyponyms={max_hyponyms}."
         )
     rng = check_random_state(random_state)
-    wn = load_wordnet(wordnet) if wordnet is None or not hasattr(wordnet, "synset") else wordnet
+    wn = (
+        load_wordnet(wordnet)
+        if wordnet is None or not hasattr(wordnet, "synset")
+        else wordnet
+    )
 
     candidates = _candidates(wn, int(min_hyponyms), int(max_hyponyms))
     chosen, used = [], set()

@@ -121,7 +121,8 @@ class EmbeddingSimilarity:
 
         Examples
         --------
-        >>> s = EmbeddingSimilarity.from_class_means([[1, 0], [0.8, 0.2], [0, 1]], [0, 0, 1])
+        >>> X = [[1, 0], [0.8, 0.2], [0, 1]]
+        >>> s = EmbeddingSimilarity.from_class_means(X, [0, 0, 1])
         >>> s.classes
         [0, 1]
         """
@@ -148,7 +149,9 @@ class _ClassEmbeddingSimilarity(EmbeddingSimilarity):
             if not labels:
                 raise ValueError("embeddings are empty: no labels.")
             try:
-                matrix = np.stack([np.asarray(embeddings[k], dtype=np.float64) for k in labels])
+                matrix = np.stack(
+                    [np.asarray(embeddings[k], dtype=np.float64) for k in labels]
+                )
             except ValueError as exc:
                 raise ValueError(f"class vectors differ in length ({exc}).") from None
         else:
@@ -226,7 +229,9 @@ class _SampleEmbeddingSimilarity(EmbeddingSimilarity):
         if idx.ndim == 0:
             idx = idx.reshape(1)
         if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-            raise ValueError(f"{name} must be a 1-d array of sample indices, got {idx!r}.")
+            raise ValueError(
+                f"{name} must be a 1-d array of sample indices, got {idx!r}."
+            )
         bad = (idx < -self.n_samples) | (idx >= self.n_samples)
         if bad.any():
             raise ValueError(

