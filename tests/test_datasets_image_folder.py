@@ -69,6 +69,13 @@ def test_wordnet_hierarchy(tree):
     assert h.lcs(0, 1) == "carnivore.n.01"
     assert h.similarity(0, 1) > h.similarity(0, 2)
     assert h.similarity(0, 2) == h.similarity(1, 2)
+    assert h.name(2) == CAR
+
+
+def test_missing_wordnet_suggests_skipping_it(tree, tmp_path, monkeypatch):
+    monkeypatch.setenv("SKLHASH_WORDNET", str(tmp_path / "no-wordnet"))
+    with pytest.raises(LookupError, match="pass hierarchy=None"):
+        load_image_folder(tree, image_size=2)
 
 
 def test_no_hierarchy(tree, tmp_path):

@@ -302,6 +302,9 @@ def load_image_folder(path, *, image_size=(64, 64), lazy=False,
     ValueError
         If ``path`` is not a folder of class folders, a class folder holds
         no image, or an image cannot be decoded (the message names it).
+    LookupError
+        If the folders are WordNet ids, ``hierarchy="auto"`` and no WordNet
+        is found (see :func:`sklhash.similarity.load_wordnet`).
 
     Examples
     --------
@@ -330,7 +333,15 @@ def load_image_folder(path, *, image_size=(64, 64), lazy=False,
     if hierarchy == "auto" and all(_WNID.fullmatch(c) for c in classes):
         from ..similarity import LabelHierarchy
 
-        tree = LabelHierarchy.from_wordnet(dict(enumerate(classes)))
+        try:
+            tree = LabelHierarchy.from_wordnet(
+                dict(enumerate(classes)), names=dict(enumerate(classes)))
+        except LookupError as exc:  # no WordNet on this machine
+            raise LookupError(
+                f"{exc}\nThe class folders of {path} are WordNet ids, so "
+                "load_image_folder builds their hierarchy from WordNet; pass "
+                "hierarchy=None to load the images without it."
+            ) from exc
     bunch = dict(
         data=data,
         target=target,
