@@ -155,6 +155,10 @@ def test_original_sizes(tmp_path, tree):
     lazy = load_image_folder(tree, image_size=None, lazy=True, hierarchy=None)
     assert lazy.images.shape == (7, None, None, 3)
     assert lazy.images[1].shape == (10, 30, 3)
+    with pytest.raises(ValueError, match="different sizes"):
+        lazy.images[:2]
+    with pytest.raises(ValueError, match="unknown size has no shape"):
+        lazy.images[:0]
 
 
 def test_extensions(tree):

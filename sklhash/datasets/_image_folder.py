@@ -170,9 +170,17 @@ class LazyImageArray:
         if isinstance(key, Integral):
             return self._item(self.filenames[key])
         files = self.filenames[key]
-        if not len(files):
-            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
-        return _stack([self._item(f) for f in files], files)
+        if self.image_size is None:
+            if not len(files):
+                raise ValueError(
+                    "An empty batch of images of unknown size has no shape: "
+                    "pass image_size=")
+            return _stack([self._item(f) for f in files], files)
+        # Known size: fill one array, so a batch never needs twice its memory.
+        out = np.empty((len(files), *self.shape[1:]), dtype=self.dtype)
+        for i, f in enumerate(files):
+            out[i] = self._item(f)
+        return out
 
     def __iter__(self):
         for filename in self.filenames:
