@@ -63,7 +63,8 @@ def test_image_root_and_names(tsv, tmp_path):
     b = load_conceptual_captions(tsv, image_root=root, image_names="index")
     assert b.image_paths[:3] == [str(root / str(i)) for i in range(3)]
     b = load_conceptual_captions(
-        tsv, image_root=root, image_names=lambda i, url: f"{i:08d}.jpg")
+        tsv, image_root=root, image_names=lambda i, url: f"{i:08d}.jpg"
+    )
     assert b.image_paths[2] == str(root / "00000002.jpg")
     b = load_conceptual_captions(tsv, image_root=root, check_exists=False)
     assert not b.image_exists.any()
@@ -82,12 +83,15 @@ def test_unicode_captions(tmp_path):
     assert load_conceptual_captions(path).captions == ["café in Zürich — 東京"]
 
 
-@pytest.mark.parametrize("bad, fields", [
-    ("a caption without any url", 1),
-    (f"caption\t{URL0}\textra column", 3),
-    (f"\t{URL0}", 2),
-    ("caption\t   ", 2),
-])
+@pytest.mark.parametrize(
+    "bad, fields",
+    [
+        ("a caption without any url", 1),
+        (f"caption\t{URL0}\textra column", 3),
+        (f"\t{URL0}", 2),
+        ("caption\t   ", 2),
+    ],
+)
 def test_malformed_line_names_file_and_line(tsv, bad, fields):
     lines = tsv.read_text().splitlines()
     lines.insert(2, bad)

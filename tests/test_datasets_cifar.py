@@ -122,8 +122,8 @@ def test_red_pixel_lands_in_the_red_channel(tmp_path):
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     row = np.zeros(3072, np.uint8)
-    row[0] = 255           # red plane, pixel (0, 0)
-    row[1024 + 33] = 128   # green plane, pixel (1, 1)
+    row[0] = 255  # red plane, pixel (0, 0)
+    row[1024 + 33] = 128  # green plane, pixel (1, 1)
     batch = {b"data": row[None], b"fine_labels": [3], b"coarse_labels": [0]}
     (folder / "test").write_bytes(dump(batch, "py2"))
     (folder / "meta").write_bytes(dump(META, "py2"))
@@ -219,19 +219,31 @@ def test_code_in_pickle_is_refused(trio):
         load_cifar100(folder)
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda b: b.pop(b"fine_labels"), "no 'fine_labels' entry"),
-    (lambda b: b.update({b"data": b[b"data"][:, :-1]}), r"shape \(n, 3072\)"),
-    (lambda b: b.update({b"data": b[b"data"].astype(np.int16)}), "must be uint8"),
-    (lambda b: b.update({b"fine_labels": b[b"fine_labels"][:-1]}),
-     "19 fine_labels for 20 images"),
-    (lambda b: b.update({b"fine_labels": [100] * 20, b"coarse_labels": [0] * 20}),
-     r"fine_labels must lie in 0..99"),
-    (lambda b: b.update({b"coarse_labels": [20] * 20}), r"coarse_labels must lie"),
-    (lambda b: b.update({b"fine_labels": [7] * 20,
-                         b"coarse_labels": [0] * 10 + [1] * 10}),
-     "fine class 7 .'fine_07'. appears under several coarse classes"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda b: b.pop(b"fine_labels"), "no 'fine_labels' entry"),
+        (lambda b: b.update({b"data": b[b"data"][:, :-1]}), r"shape \(n, 3072\)"),
+        (lambda b: b.update({b"data": b[b"data"].astype(np.int16)}), "must be uint8"),
+        (
+            lambda b: b.update({b"fine_labels": b[b"fine_labels"][:-1]}),
+            "19 fine_labels for 20 images",
+        ),
+        (
+            lambda b: b.update(
+                {b"fine_labels": [100] * 20, b"coarse_labels": [0] * 20}
+            ),
+            r"fine_labels must lie in 0..99",
+        ),
+        (lambda b: b.update({b"coarse_labels": [20] * 20}), r"coarse_labels must lie"),
+        (
+            lambda b: b.update(
+                {b"fine_labels": [7] * 20, b"coarse_labels": [0] * 10 + [1] * 10}
+            ),
+            "fine class 7 .'fine_07'. appears under several coarse classes",
+        ),
+    ],
+)
 def test_inconsistent_train_pickle(tmp_path, rng, edit, match):
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
@@ -245,9 +257,15 @@ def test_inconsistent_train_pickle(tmp_path, rng, edit, match):
 
 def test_bad_meta(trio):
     folder, _ = trio
-    (folder / "meta").write_bytes(dump({b"fine_label_names": META[b"fine_label_names"]
-                                        [:99], b"coarse_label_names": META[
-                                            b"coarse_label_names"]}, "py2"))
+    (folder / "meta").write_bytes(
+        dump(
+            {
+                b"fine_label_names": META[b"fine_label_names"][:99],
+                b"coarse_label_names": META[b"coarse_label_names"],
+            },
+            "py2",
+        )
+    )
     with pytest.raises(ValueError, match="names 99 fine and 20 coarse"):
         load_cifar100(folder)
     (folder / "meta").write_bytes(dump([1, 2], "py2"))

@@ -13,8 +13,14 @@ from hypothesis import strategies as st
 from sklhash.datasets import _fashion_mnist, load_fashion_mnist, read_idx
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-TYPE_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C,
-              np.float32: 0x0D, np.float64: 0x0E}
+TYPE_CODES = {
+    np.uint8: 0x08,
+    np.int8: 0x09,
+    np.int16: 0x0B,
+    np.int32: 0x0C,
+    np.float32: 0x0D,
+    np.float64: 0x0E,
+}
 
 
 def idx_bytes(array, type_code=None):
@@ -44,10 +50,14 @@ def write_split(folder, split, images, labels, gz=True):
 def tiny(tmp_path, rng):
     """A Fashion-MNIST folder with 7 training and 3 test images."""
     split = {
-        "train": (rng.integers(0, 256, (7, 28, 28), dtype=np.uint8),
-                  np.array([0, 9, 3, 3, 1, 5, 8], dtype=np.uint8)),
-        "test": (rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
-                 np.array([2, 7, 4], dtype=np.uint8)),
+        "train": (
+            rng.integers(0, 256, (7, 28, 28), dtype=np.uint8),
+            np.array([0, 9, 3, 3, 1, 5, 8], dtype=np.uint8),
+        ),
+        "test": (
+            rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+            np.array([2, 7, 4], dtype=np.uint8),
+        ),
     }
     for name, (images, labels) in split.items():
         write_split(tmp_path, name, images, labels)
@@ -101,8 +111,9 @@ def test_all_is_train_then_test(tiny):
 def test_uncompressed_files(tmp_path, rng):
     images = rng.integers(0, 256, (2, 28, 28), dtype=np.uint8)
     write_split(tmp_path, "test", images, np.array([1, 2], np.uint8), gz=False)
-    np.testing.assert_array_equal(load_fashion_mnist("test", path=tmp_path).images,
-                                  images)
+    np.testing.assert_array_equal(
+        load_fashion_mnist("test", path=tmp_path).images, images
+    )
 
 
 def test_data_home_and_environment(tiny, monkeypatch, tmp_path_factory):
@@ -130,8 +141,9 @@ def test_not_found_says_where_and_how(tmp_path, monkeypatch):
     assert "apt-get install dataset-fashion-mnist" in msg
     assert "github.com/zalandoresearch/fashion-mnist" in msg
     # Only the test split is there: asking for "all" names the missing file.
-    write_split(tmp_path, "test", np.zeros((1, 28, 28), np.uint8),
-                np.zeros(1, np.uint8))
+    write_split(
+        tmp_path, "test", np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)
+    )
     with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz"):
         load_fashion_mnist("all", path=tmp_path)
 
@@ -140,10 +152,19 @@ def _images_file(folder):
     return folder / "train-images-idx3-ubyte.gz"
 
 
-@pytest.mark.parametrize("corruption", [
-    "truncated_gzip", "bad_crc", "not_gzip", "bad_magic", "short_header",
-    "missing_bytes", "extra_bytes", "empty",
-])
+@pytest.mark.parametrize(
+    "corruption",
+    [
+        "truncated_gzip",
+        "bad_crc",
+        "not_gzip",
+        "bad_magic",
+        "short_header",
+        "missing_bytes",
+        "extra_bytes",
+        "empty",
+    ],
+)
 def test_corrupt_file_names_it(tiny, corruption):
     folder, split = tiny
     target = _images_file(folder)
@@ -169,14 +190,20 @@ def test_corrupt_file_names_it(tiny, corruption):
         load_fashion_mnist(path=folder)
 
 
-@pytest.mark.parametrize("images, labels, match", [
-    (np.zeros((3, 28, 27), np.uint8), np.zeros(3, np.uint8), "28x28 uint8"),
-    (np.zeros((3, 28, 28), np.int32), np.zeros(3, np.uint8), "28x28 uint8"),
-    (np.zeros((3, 28, 28), np.uint8), np.zeros((3, 1), np.uint8), "1-d uint8"),
-    (np.zeros((3, 28, 28), np.uint8), np.zeros(2, np.uint8), "2 labels but"),
-    (np.zeros((3, 28, 28), np.uint8), np.array([0, 10, 1], np.uint8),
-     "holds label 10"),
-])
+@pytest.mark.parametrize(
+    "images, labels, match",
+    [
+        (np.zeros((3, 28, 27), np.uint8), np.zeros(3, np.uint8), "28x28 uint8"),
+        (np.zeros((3, 28, 28), np.int32), np.zeros(3, np.uint8), "28x28 uint8"),
+        (np.zeros((3, 28, 28), np.uint8), np.zeros((3, 1), np.uint8), "1-d uint8"),
+        (np.zeros((3, 28, 28), np.uint8), np.zeros(2, np.uint8), "2 labels but"),
+        (
+            np.zeros((3, 28, 28), np.uint8),
+            np.array([0, 10, 1], np.uint8),
+            "holds label 10",
+        ),
+    ],
+)
 def test_inconsistent_files(tmp_path, images, labels, match):
     write_split(tmp_path, "train", images, labels)
     with pytest.raises(ValueError, match=match) as info:

@@ -50,13 +50,18 @@ def test_eager(tree):
     np.testing.assert_array_equal(b.data, b.images.reshape(7, -1) / np.float32(255))
     # Solid images stay solid through resizing and RGB conversion; the
     # grayscale car becomes grey RGB.
-    expected = [COLOURS[DOG]] * 2 + [COLOURS[CAT]] * 2 + [(128,) * 3] + [
-        COLOURS[CAR]] * 2
+    expected = (
+        [COLOURS[DOG]] * 2 + [COLOURS[CAT]] * 2 + [(128,) * 3] + [COLOURS[CAR]] * 2
+    )
     for img, colour in zip(b.images, expected, strict=True):
         # atol: the first dog is a (lossy) JPEG.
         np.testing.assert_allclose(img, np.broadcast_to(colour, (6, 4, 3)), atol=2)
     assert [p.split("/")[-1] for p in b.filenames][:4] == [
-        f"{DOG}_1.JPEG", f"{DOG}_2.png", f"{CAT}_1.png", f"{CAT}_2.bmp"]
+        f"{DOG}_1.JPEG",
+        f"{DOG}_2.png",
+        f"{CAT}_1.png",
+        f"{CAT}_2.bmp",
+    ]
     assert "ImageFolder" in b.DESCR
     X, y = load_image_folder(tree, image_size=(6, 4), return_X_y=True)
     np.testing.assert_array_equal(X, b.data)
@@ -100,8 +105,7 @@ def test_lazy_matches_eager(tree):
     np.testing.assert_array_equal(lazy.images[-1], eager.images[-1])
     np.testing.assert_array_equal(lazy.data[2:5], eager.data[2:5])
     np.testing.assert_array_equal(lazy.images[[6, 0]], eager.images[[6, 0]])
-    np.testing.assert_array_equal(lazy.images[np.array([], int)],
-                                  eager.images[:0])
+    np.testing.assert_array_equal(lazy.images[np.array([], int)], eager.images[:0])
     np.testing.assert_array_equal(np.asarray(lazy.data), eager.data)
     np.testing.assert_array_equal(np.stack(list(lazy.images)), eager.images)
     np.testing.assert_array_equal(lazy.target, eager.target)
@@ -125,8 +129,11 @@ def test_lazy_does_not_decode_until_asked(tree):
 def test_corrupt_image_names_it(tree, damage):
     path = tree / DOG / f"{DOG}_2.png"
     raw = path.read_bytes()
-    path.write_bytes({"garbage": b"GIF89a? no", "truncated": raw[: len(raw) // 2],
-                      "empty": b""}[damage])
+    path.write_bytes(
+        {"garbage": b"GIF89a? no", "truncated": raw[: len(raw) // 2], "empty": b""}[
+            damage
+        ]
+    )
     with pytest.raises(ValueError, match=f"Cannot decode image {path}"):
         load_image_folder(tree)
 
@@ -138,8 +145,9 @@ def test_center_crop(tmp_path):
     path = tmp_path / "root" / "c" / "x.png"
     path.parent.mkdir(parents=True)
     Image.fromarray(pixels).save(path)
-    cropped = load_image_folder(path.parents[1], image_size=8,
-                                center_crop=True).images[0]
+    cropped = load_image_folder(path.parents[1], image_size=8, center_crop=True).images[
+        0
+    ]
     assert (cropped == 255).all()
     stretched = load_image_folder(path.parents[1], image_size=8).images[0]
     assert (stretched[:, 0] == 0).all() and (stretched[:, 4] == 255).all()
@@ -162,8 +170,7 @@ def test_original_sizes(tmp_path, tree):
 
 
 def test_extensions(tree):
-    b = load_image_folder(tree, image_size=2, extensions=[".PNG"],
-                           hierarchy=None)
+    b = load_image_folder(tree, image_size=2, extensions=[".PNG"], hierarchy=None)
     assert all(f.lower().endswith(".png") for f in b.filenames)
     np.testing.assert_array_equal(b.target, [0, 1, 2])
 

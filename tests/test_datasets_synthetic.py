@@ -16,8 +16,9 @@ from sklhash.similarity import LabelHierarchy
 
 
 def test_shapes_and_tree():
-    X, y, h = make_hierarchical_blobs(n_samples=100, n_features=5, depth=2,
-                                      branching=3, random_state=0)
+    X, y, h = make_hierarchical_blobs(
+        n_samples=100, n_features=5, depth=2, branching=3, random_state=0
+    )
     assert X.shape == (100, 5) and X.dtype == np.float64
     assert y.dtype == np.int64
     # 9 classes, 100 samples: the first one gets the extra sample.
@@ -31,8 +32,9 @@ def test_shapes_and_tree():
 
 def test_deterministic_and_seeded():
     a = make_hierarchical_blobs(n_samples=50, depth=2, random_state=3)
-    b = make_hierarchical_blobs(n_samples=50, depth=2,
-                                random_state=np.random.RandomState(3))
+    b = make_hierarchical_blobs(
+        n_samples=50, depth=2, random_state=np.random.RandomState(3)
+    )
     c = make_hierarchical_blobs(n_samples=50, depth=2, random_state=4)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
@@ -42,8 +44,15 @@ def test_deterministic_and_seeded():
 
 def test_no_shuffle_and_centers():
     X, y, _, centers = make_hierarchical_blobs(
-        n_samples=12, n_features=4, depth=1, branching=4, noise=0.0,
-        shuffle=False, return_centers=True, random_state=0)
+        n_samples=12,
+        n_features=4,
+        depth=1,
+        branching=4,
+        noise=0.0,
+        shuffle=False,
+        return_centers=True,
+        random_state=0,
+    )
     np.testing.assert_array_equal(y, np.repeat(np.arange(4), 3))
     np.testing.assert_allclose(X, centers[y])
     # depth 1: a regular simplex around the origin, offset length sqrt(d).
@@ -71,8 +80,12 @@ def _mean_distance_by_similarity(X, y, h):
 def test_hierarchy_matters(seed, n_features, depth, branching):
     # The deeper two classes meet, the closer their samples.
     X, y, h = make_hierarchical_blobs(
-        n_samples=10 * branching**depth, n_features=n_features, depth=depth,
-        branching=branching, random_state=seed)
+        n_samples=10 * branching**depth,
+        n_features=n_features,
+        depth=depth,
+        branching=branching,
+        random_state=seed,
+    )
     levels, dist = _mean_distance_by_similarity(X, y, h)
     assert len(levels) == depth
     assert np.all(np.diff(dist) < 0), (levels, dist)
@@ -81,8 +94,9 @@ def test_hierarchy_matters(seed, n_features, depth, branching):
 def test_confusions_are_between_siblings():
     # With enough noise to confuse classes, a nearest-neighbour classifier
     # confuses mostly siblings, as semantic hashing tests expect.
-    X, y, h = make_hierarchical_blobs(n_samples=1200, n_features=16, depth=3,
-                                      branching=2, noise=0.8, random_state=0)
+    X, y, h = make_hierarchical_blobs(
+        n_samples=1200, n_features=16, depth=3, branching=2, noise=0.8, random_state=0
+    )
     clf = KNeighborsClassifier(5).fit(X[:600], y[:600])
     pred = clf.predict(X[600:])
     wrong = pred != y[600:]
@@ -99,18 +113,26 @@ def test_more_classes_than_samples():
         make_hierarchical_blobs(n_samples=5, depth=3, branching=2)
 
 
-@pytest.mark.parametrize("param, value", [
-    ("branching", 1), ("depth", 0), ("noise", -1.0), ("shrink", 0.0),
-    ("shrink", 1.5), ("n_features", 0),
-])
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("branching", 1),
+        ("depth", 0),
+        ("noise", -1.0),
+        ("shrink", 0.0),
+        ("shrink", 1.5),
+        ("n_features", 0),
+    ],
+)
 def test_bad_parameters(param, value):
     with pytest.raises(ValueError, match=f"'{param}' parameter"):
         make_hierarchical_blobs(**{param: value})
 
 
 def test_one_feature_still_works():
-    X, y, h = make_hierarchical_blobs(n_samples=40, n_features=1, depth=2,
-                                      branching=2, random_state=0)
+    X, y, h = make_hierarchical_blobs(
+        n_samples=40, n_features=1, depth=2, branching=2, random_state=0
+    )
     assert X.shape == (40, 1) and np.isfinite(X).all()
 
 
@@ -127,8 +149,11 @@ def test_public_names_import():
 
 
 def test_importing_datasets_does_not_import_torch_or_pillow():
-    code = ("import sys, sklhash.datasets; "
-            "print(sorted({'torch', 'PIL', 'nltk'} & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, check=True).stdout
+    code = (
+        "import sys, sklhash.datasets; "
+        "print(sorted({'torch', 'PIL', 'nltk'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

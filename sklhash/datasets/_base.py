@@ -53,9 +53,7 @@ def _search_dirs(path, data_home, subdir, system_dirs=()):
 def _not_found(what, looked_in, how_to_get):
     """The ``ValueError`` a loader raises when its files are nowhere."""
     places = "\n".join(f"  - {p}" for p in looked_in)
-    return ValueError(
-        f"{what} not found. Looked in:\n{places}\n{how_to_get}"
-    )
+    return ValueError(f"{what} not found. Looked in:\n{places}\n{how_to_get}")
 
 
 def _finish(bunch_kwargs, return_X_y, X_key="data", y_key="target"):

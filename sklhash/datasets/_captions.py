@@ -53,8 +53,14 @@ def _index_name(index, url):
     },
     prefer_skip_nested_validation=True,
 )
-def load_conceptual_captions(tsv_path, image_root=None, *, image_names="crc32",
-                             check_exists=True, return_X_y=False):
+def load_conceptual_captions(
+    tsv_path,
+    image_root=None,
+    *,
+    image_names="crc32",
+    check_exists=True,
+    return_X_y=False,
+):
     """Load Conceptual Captions from the published TSV file.
 
     Each non-empty line is ``caption<TAB>image``, where ``image`` is either
@@ -127,11 +133,9 @@ def load_conceptual_captions(tsv_path, image_root=None, *, image_names="crc32",
             "Train_GCC-training.tsv or Validation_GCC-1.1.0-Validation.tsv "
             f"from {URL} (no Debian package exists) and pass its path."
         )
-    name_of = {"crc32": _crc32_name, "index": _index_name}.get(image_names,
-                                                               image_names)
+    name_of = {"crc32": _crc32_name, "index": _index_name}.get(image_names, image_names)
     # Plain string joins: pathlib is ~10x slower over millions of rows.
-    root = (os.fspath(Path(image_root).expanduser()) if image_root is not None
-            else None)
+    root = os.fspath(Path(image_root).expanduser()) if image_root is not None else None
     local_root = root if root is not None else os.fspath(tsv_path.parent)
 
     captions, urls, image_paths = [], [], []
@@ -157,15 +161,18 @@ def load_conceptual_captions(tsv_path, image_root=None, *, image_names="crc32",
             if _SCHEME.match(image):
                 urls.append(image)
                 image_paths.append(
-                    None if root is None
-                    else os.path.join(root, os.fspath(name_of(index, image))))
+                    None
+                    if root is None
+                    else os.path.join(root, os.fspath(name_of(index, image)))
+                )
             else:
                 urls.append(None)
                 image_paths.append(os.path.join(local_root, image))
 
     if check_exists:
         image_exists = np.array(
-            [p is not None and os.path.isfile(p) for p in image_paths], dtype=bool)
+            [p is not None and os.path.isfile(p) for p in image_paths], dtype=bool
+        )
     else:
         image_exists = np.zeros(len(image_paths), dtype=bool)
     bunch = dict(

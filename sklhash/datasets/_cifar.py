@@ -116,7 +116,8 @@ class _Source:
         if missing:
             raise ValueError(
                 f"{self.location} has no member named {missing[0]!r}; is it "
-                f"the published {ARCHIVE}?")
+                f"the published {ARCHIVE}?"
+            )
         return raws
 
 
@@ -146,18 +147,21 @@ def _check_split(batch, name, n_fine, n_coarse):
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise ValueError(
             f"{name}: 'data' must be uint8 of shape (n, 3072), got "
-            f"{data.dtype} {data.shape}")
+            f"{data.dtype} {data.shape}"
+        )
     fine = np.asarray(batch["fine_labels"], dtype=np.int64)
     coarse = np.asarray(batch["coarse_labels"], dtype=np.int64)
-    for key, labels, n_classes in (("fine_labels", fine, n_fine),
-                                   ("coarse_labels", coarse, n_coarse)):
+    for key, labels, n_classes in (
+        ("fine_labels", fine, n_fine),
+        ("coarse_labels", coarse, n_coarse),
+    ):
         if labels.shape != (len(data),):
-            raise ValueError(
-                f"{name}: {len(labels)} {key} for {len(data)} images")
+            raise ValueError(f"{name}: {len(labels)} {key} for {len(data)} images")
         if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
             raise ValueError(
                 f"{name}: {key} must lie in 0..{n_classes - 1}, found "
-                f"{labels.min()}..{labels.max()}")
+                f"{labels.min()}..{labels.max()}"
+            )
     return data, fine, coarse
 
 
@@ -170,8 +174,7 @@ def _check_split(batch, name, n_fine, n_coarse):
     },
     prefer_skip_nested_validation=True,
 )
-def load_cifar100(path=None, *, subset="train", data_home=None,
-                  return_X_y=False):
+def load_cifar100(path=None, *, subset="train", data_home=None, return_X_y=False):
     """Load CIFAR-100 from the published "CIFAR-100 python version".
 
     The published archive ``cifar-100-python.tar.gz`` unpacks to a folder
@@ -253,7 +256,8 @@ def load_cifar100(path=None, *, subset="train", data_home=None,
     if len(fine_names) != 100 or len(coarse_names) != 20:
         raise ValueError(
             f"{meta_name} names {len(fine_names)} fine and {len(coarse_names)} "
-            "coarse classes; CIFAR-100 has 100 and 20")
+            "coarse classes; CIFAR-100 has 100 and 20"
+        )
 
     datas, fines, coarses, filenames = [], [], [], []
     for batch, name in batches:
@@ -274,7 +278,8 @@ def load_cifar100(path=None, *, subset="train", data_home=None,
         bad = pair_fine[1:][pair_fine[1:] == pair_fine[:-1]][0]
         raise ValueError(
             f"CIFAR-100 at {source.location}: fine class {bad} "
-            f"({fine_names[bad]!r}) appears under several coarse classes")
+            f"({fine_names[bad]!r}) appears under several coarse classes"
+        )
 
     # Stored as 3 colour planes of 32x32, row-major.
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)

@@ -16,8 +16,16 @@ DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 URL = "https://github.com/zalandoresearch/fashion-mnist"
 
 CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 _FILES = {
@@ -148,8 +156,7 @@ def _read_split(folder, split):
         )
     if len(labels) and labels.max() >= len(CLASS_NAMES):
         raise ValueError(
-            f"{labels_file} holds label {labels.max()}; Fashion-MNIST labels "
-            "are 0..9"
+            f"{labels_file} holds label {labels.max()}; Fashion-MNIST labels are 0..9"
         )
     return images, labels, [str(images_file), str(labels_file)]
 
@@ -163,8 +170,7 @@ def _read_split(folder, split):
     },
     prefer_skip_nested_validation=True,
 )
-def load_fashion_mnist(subset="train", *, path=None, data_home=None,
-                       return_X_y=False):
+def load_fashion_mnist(subset="train", *, path=None, data_home=None, return_X_y=False):
     """Load Fashion-MNIST from its standard idx files.
 
     Reads ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,

@@ -16,7 +16,15 @@ IMAGENET_URL = "https://image-net.org/download.php"
 
 # The extensions torchvision's ImageFolder accepts, compared case-insensitively.
 IMAGE_EXTENSIONS = (
-    ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".ppm",
+    ".bmp",
+    ".pgm",
+    ".tif",
+    ".tiff",
+    ".webp",
 )
 
 _WNID = re.compile(r"n\d{8}")
@@ -73,8 +81,9 @@ def _decode(filename, image_size, center_crop):
                     scale = min(w / width, h / height)
                     cw, ch = width * scale, height * scale
                     left, top = (w - cw) / 2, (h - ch) / 2
-                    img = img.crop((round(left), round(top),
-                                    round(left + cw), round(top + ch)))
+                    img = img.crop(
+                        (round(left), round(top), round(left + cw), round(top + ch))
+                    )
                 img = img.resize((width, height), Image.Resampling.BILINEAR)
             return np.asarray(img, dtype=np.uint8)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -174,7 +183,8 @@ class LazyImageArray:
             if not len(files):
                 raise ValueError(
                     "An empty batch of images of unknown size has no shape: "
-                    "pass image_size=")
+                    "pass image_size="
+                )
             return _stack([self._item(f) for f in files], files)
         # Known size: fill one array, so a batch never needs twice its memory.
         out = np.empty((len(files), *self.shape[1:]), dtype=self.dtype)
@@ -191,8 +201,10 @@ class LazyImageArray:
         return out if dtype is None else out.astype(dtype)
 
     def __repr__(self):
-        return (f"LazyImageArray(n_images={len(self)}, shape={self.shape}, "
-                f"dtype={self.dtype})")
+        return (
+            f"LazyImageArray(n_images={len(self)}, shape={self.shape}, "
+            f"dtype={self.dtype})"
+        )
 
 
 def _scan(root, extensions):
@@ -232,8 +244,7 @@ def _scan(root, extensions):
 @validate_params(
     {
         "path": [str, os.PathLike],
-        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list,
-                       None],
+        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "lazy": ["boolean"],
         "center_crop": ["boolean"],
         "hierarchy": [StrOptions({"auto"}), None],
@@ -242,9 +253,16 @@ def _scan(root, extensions):
     },
     prefer_skip_nested_validation=True,
 )
-def load_image_folder(path, *, image_size=(64, 64), lazy=False,
-                      center_crop=False, hierarchy="auto", extensions=None,
-                      return_X_y=False):
+def load_image_folder(
+    path,
+    *,
+    image_size=(64, 64),
+    lazy=False,
+    center_crop=False,
+    hierarchy="auto",
+    extensions=None,
+    return_X_y=False,
+):
     """Load images stored as one sub-folder per class (ImageNet layout).
 
     ``path/<class>/**/<image>``: classes are the sub-folders of ``path`` in
@@ -343,7 +361,8 @@ def load_image_folder(path, *, image_size=(64, 64), lazy=False,
 
         try:
             tree = LabelHierarchy.from_wordnet(
-                dict(enumerate(classes)), names=dict(enumerate(classes)))
+                dict(enumerate(classes)), names=dict(enumerate(classes))
+            )
         except LookupError as exc:  # no WordNet on this machine
             raise LookupError(
                 f"{exc}\nThe class folders of {path} are WordNet ids, so "

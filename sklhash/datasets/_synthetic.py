@@ -22,8 +22,7 @@ def _child_directions(n_features, branching, rng):
     norms = np.linalg.norm(directions, axis=1, keepdims=True)
     # Only possible when n_features == 1 and the draws coincide: keep the
     # child at its parent rather than divide by zero.
-    return np.divide(directions, norms, out=np.zeros_like(directions),
-                     where=norms > 0)
+    return np.divide(directions, norms, out=np.zeros_like(directions), where=norms > 0)
 
 
 @validate_params(
@@ -40,9 +39,18 @@ def _child_directions(n_features, branching, rng):
     },
     prefer_skip_nested_validation=True,
 )
-def make_hierarchical_blobs(n_samples=1000, n_features=32, *, depth=3,
-                            branching=3, noise=0.5, shrink=0.5, shuffle=True,
-                            return_centers=False, random_state=None):
+def make_hierarchical_blobs(
+    n_samples=1000,
+    n_features=32,
+    *,
+    depth=3,
+    branching=3,
+    noise=0.5,
+    shrink=0.5,
+    shuffle=True,
+    return_centers=False,
+    random_state=None,
+):
     """Gaussian blobs whose class means follow a tree.
 
     A complete tree of the given ``depth`` and ``branching`` is grown from a
@@ -141,7 +149,8 @@ def make_hierarchical_blobs(n_samples=1000, n_features=32, *, depth=3,
     for label, node in enumerate(level_nodes):
         parent_map[label] = parent_map.pop(node)
     hierarchy = LabelHierarchy.from_parent_map(
-        parent_map, classes=list(range(n_classes)))
+        parent_map, classes=list(range(n_classes))
+    )
 
     counts = np.full(n_classes, n_samples // n_classes)
     counts[: n_samples % n_classes] += 1
