@@ -371,7 +371,9 @@ class HammingIndex(BaseEstimator):
         queries = self._check_queries(queries)
         r = _check_radius(radius)
         backend = self._radius_backend(r)
-        if backend == "faiss":
+        if queries.shape[0] == 0:
+            dist, idx = np.empty(0, dtype=object), np.empty(0, dtype=object)
+        elif backend == "faiss":
             dist, idx = _faiss.radius(
                 self._faiss_index(), queries, r, self.n_bits_, self._n_threads()
             )

@@ -38,6 +38,11 @@ import numpy as np
 from ._select import first_k_per_row, sort_triples, to_dense, to_ragged
 
 _MAX_SUBSTRING_BITS = 32
+# k-NN gives up probing after max(n_codes * fraction, minimum) look-ups per
+# query: measured, a look-up and its candidates cost about a thousand times
+# one comparison of the linear scan.
+_PROBE_BUDGET_FRACTION = 1 / 1024
+_MIN_PROBE_BUDGET = 256
 # Probe-key arrays are built for this many (query, probe) pairs at a time.
 _PROBE_BATCH = 1 << 18
 
@@ -105,10 +110,6 @@ def _shell(length, s):
     return out
 
 
-def _popcount_sum(a, b):
-    return np.bitwise_count(np.bitwise_xor(a, b))
-
-
 class _Table:
     """Codes grouped by the value of one substring."""
 
@@ -147,27 +148,26 @@ class MultiIndex:
         :func:`default_n_substrings`.
     probe_budget : float or None
         Table look-ups per query after which k-NN search hands the queries
-        still open to the linear scan; ``None``: ``max(n_codes / 32, 1024)``.
+        still open to the linear scan; ``None``: ``max(n_codes / 1024, 256)``.
     """
 
     def __init__(self, codes, n_bits, n_substrings=None, probe_budget=None):
         n = codes.shape[0]
         if probe_budget is None:
-            # A table look-up and its candidates cost some tens of times a
-            # linear-scan comparison.
-            probe_budget = max(n / 32, 1024)
+            probe_budget = max(n * _PROBE_BUDGET_FRACTION, _MIN_PROBE_BUDGET)
         self.probe_budget = probe_budget
         self.m = effective_n_substrings(n_bits, n, n_substrings)
         self.n_bits = n_bits
         self.n_codes = n
         self.bounds = substring_bounds(n_bits, self.m)
         self.lengths = np.diff(self.bounds)
-        self.keys = substring_keys(codes, self.bounds)
-        self.tables = [
-            _Table(self.keys[j], int(self.lengths[j])) for j in range(self.m)
-        ]
+        keys = substring_keys(codes, self.bounds)
+        self.tables = [_Table(keys[j], int(self.lengths[j])) for j in range(self.m)]
+        # Row-major copy: checking a candidate reads its m keys from one place.
+        self.keys = np.ascontiguousarray(keys.T)
 
     def query_keys(self, queries):
+        """Substring values of the queries, shape ``(m, n_queries)``."""
         return substring_keys(queries, self.bounds)
 
     def _step(self, qkeys, active, r):
@@ -181,6 +181,7 @@ class MultiIndex:
         if masks.size == 0 or active.size == 0:
             return empty, empty, empty
         table = self.tables[j]
+        qkeys_t = np.ascontiguousarray(qkeys.T)
         rows_out, idx_out, dist_out = [], [], []
         per = max(1, _PROBE_BATCH // masks.size)
         for a in range(0, active.size, per):
@@ -195,13 +196,13 @@ class MultiIndex:
             pos = np.repeat(lo - starts, counts) + np.arange(total)
             idx = table.order[pos]
             qrow = np.repeat(np.repeat(rows, masks.size), counts)
-            sub = _popcount_sum(self.keys[:, idx], qkeys[:, qrow])
+            sub = np.bitwise_count(self.keys[idx] ^ qkeys_t[qrow])
             # Count a pair only at its own step: j must be the first
             # substring with the smallest distance (see module docstring).
-            own = np.argmin(sub, axis=0) == j
+            own = np.argmin(sub, axis=1) == j
             rows_out.append(qrow[own])
             idx_out.append(idx[own].astype(np.int64))
-            dist_out.append(sub[:, own].sum(axis=0, dtype=np.int64))
+            dist_out.append(sub[own].sum(axis=1, dtype=np.int64))
         if not rows_out:
             return empty, empty, empty
         return (

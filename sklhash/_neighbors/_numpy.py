@@ -15,6 +15,7 @@ already held, so it loses the tie), and those few candidates are merged now
 and then by one sort of packed keys.
 """
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -35,6 +36,22 @@ _BLOCK_ELEMENTS = 1 << 17
 _QUERY_CHUNK = 16
 # A database range handed to one thread is at least this many codes.
 _MIN_RANGE = 1 << 15
+
+
+_scratch = threading.local()
+
+
+def _buffer(name, shape, dtype):
+    """A per-thread scratch array, reused across searches.
+
+    Fresh megabyte-sized arrays cost page faults on first touch, which is a
+    sizeable share of a single-query search; each thread keeps its own.
+    """
+    cache = _scratch.__dict__.setdefault("buffers", {})
+    buf = cache.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = cache[name] = np.empty(shape, dtype=dtype)
+    return buf
 
 
 def distance_dtype(n_bits):
@@ -63,10 +80,11 @@ class _Scanner:
         self.n_cols = max(1, _BLOCK_ELEMENTS // n_rows)
         dtype = distance_dtype(n_bits)
         shape = (n_rows, self.n_cols)
-        self.xor = np.empty(shape, dtype=np.uint64)
-        self.acc = np.empty(shape, dtype=dtype)
-        self.mask = np.empty(shape, dtype=bool)
-        self.count = np.empty(shape, dtype=np.uint8) if self.n_words > 1 else None
+        self.xor = _buffer("xor", shape, np.dtype(np.uint64))
+        self.acc = _buffer("acc", shape, dtype)
+        self.mask = _buffer("mask", shape, np.dtype(bool))
+        multi = self.n_words > 1
+        self.count = _buffer("count", shape, np.dtype(np.uint8)) if multi else None
 
     def blocks(self, lo, hi, first=None):
         """Column ranges covering ``lo:hi``; the first one ``first`` wide."""
