@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from sklhash.nn.householder import (
     QUANTIZATION_LOSSES,
     HouseholderOrthogonal,
+    householder_sgd_step,
     quantization_loss,
+    quantization_loss_grad,
 )
 
 
@@ -108,6 +110,34 @@ def test_gradient_matches_finite_differences():
     assert torch.autograd.gradcheck(_matrix_of, (w,))
 
 
+@pytest.mark.parametrize("loss", sorted(QUANTIZATION_LOSSES))
+def test_hand_written_loss_gradient_matches_autograd(loss):
+    g = torch.Generator().manual_seed(4)
+    y = (2 * torch.randn(30, 6, generator=g, dtype=torch.float64)).requires_grad_()
+    expected = quantization_loss(y, loss)
+    expected.backward()
+    value, grad = quantization_loss_grad(y.detach(), loss)
+    assert float(value) == pytest.approx(float(expected), rel=1e-12)
+    np.testing.assert_allclose(grad, y.grad, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("loss", sorted(QUANTIZATION_LOSSES))
+def test_sgd_step_equals_autograd_step(loss):
+    g = torch.Generator().manual_seed(5)
+    K = 8
+    w0 = torch.eye(K, dtype=torch.float64) + 0.5 * torch.randn(
+        K, K, generator=g, dtype=torch.float64)
+    x = torch.randn(50, K, generator=g, dtype=torch.float64)
+    rot = _with_weight(w0)
+    quantization_loss(rot(x), loss).backward()
+    expected = w0 - 0.3 * rot.weight.grad
+    w = w0.clone()
+    value = householder_sgd_step(w, x, loss, lr=0.3)
+    np.testing.assert_allclose(w, expected, rtol=1e-10, atol=1e-12)
+    before = quantization_loss(x @ _reference_product(w0).T, loss)
+    assert float(value) == pytest.approx(float(before), rel=1e-10)
+
+
 def test_quantization_losses_by_hand():
     y = torch.tensor([[2.0, -0.5], [0.0, 1.0]], dtype=torch.float64)
     # b = [[1, -1], [-1, 1]]: an exact 0 rounds to -1, never to 0.
@@ -139,6 +169,8 @@ def test_l2_loss_is_itq_objective_on_rows_of_norm_sqrt_k(n_dims, seed):
 def test_unknown_loss_rejected():
     with pytest.raises(ValueError, match="loss must be one of .* got loss='l3'"):
         quantization_loss(torch.zeros(2, 2), "l3")
+    with pytest.raises(ValueError, match="loss must be one of .* got loss='l3'"):
+        quantization_loss_grad(torch.zeros(2, 2), "l3")
 
 
 def test_bad_n_dims_rejected():

@@ -128,7 +128,11 @@ def householder_rotation(
     """
     import torch
 
-    from ..nn.householder import HouseholderOrthogonal, quantization_loss
+    from ..nn.householder import (
+        HouseholderOrthogonal,
+        householder_sgd_step,
+        quantization_loss,
+    )
 
     if loss not in _LOSSES:
         raise ValueError(f"loss must be one of {list(_LOSSES)}, got loss={loss!r}.")
@@ -175,12 +179,7 @@ def householder_rotation(
         total = torch.zeros((), device=dev)
         for start in range(0, n_train, bs):
             batch = Z_train[order[start : start + bs]]
-            value = quantization_loss(module(batch), loss)
-            weight.grad = None
-            value.backward()
-            with torch.no_grad():
-                weight.sub_(step * weight.grad)
-            total += value.detach() * len(batch)
+            total += householder_sgd_step(weight, batch, loss, step) * len(batch)
         train_curve.append(float(total) / n_train)
         current = _val_loss()
         val_curve.append(current)

@@ -24,11 +24,62 @@ besides the batch itself.
 import torch
 from torch import nn
 
-__all__ = ["HouseholderOrthogonal", "quantization_loss", "QUANTIZATION_LOSSES"]
+__all__ = [
+    "HouseholderOrthogonal",
+    "quantization_loss",
+    "quantization_loss_grad",
+    "householder_sgd_step",
+    "QUANTIZATION_LOSSES",
+]
 
 # Rows of the parameter shorter than this are treated as the zero vector,
 # whose "reflection" is the identity (see HouseholderOrthogonal.matrix).
 _EPS = 1e-12
+
+
+def _product_forward(w):
+    """``U = H(w_1) ... H(w_K)`` in UT form, plus what the backward pass needs."""
+    K = w.shape[1]
+    norms = w.norm(dim=1, keepdim=True).clamp_min(_EPS)
+    # y_i = w_i / ||w_i||, and 0 for a zero row: with a zero column the UT
+    # form reduces that factor to the identity.
+    y = (w / norms).T
+    t = torch.triu(y.T @ y, diagonal=1)
+    t.diagonal().add_(0.5)
+    a = torch.linalg.solve_triangular(t, y.T, upper=True)
+    u = torch.eye(K, device=w.device, dtype=w.dtype) - y @ a
+    return u, (norms, y, t, a)
+
+
+def _product_backward(grad_u, saved):
+    """Gradient in ``w`` from the gradient in ``U`` (hand-derived, one pass).
+
+    ``U = I - Y A`` with ``A = T^{-1} Y^T`` and ``T = striu(Y^T Y) + I/2``;
+    the chain rule through ``A``, ``T`` and the row normalisation, written
+    out so that a training step builds no autograd graph (about twice as
+    fast as autograd on the same formula at K = 64).
+    """
+    norms, y, t, a = saved
+    # dA = -Y^T G; through A = T^{-1} Y^T: M = T^{-T} dA.
+    m = torch.linalg.solve_triangular(t.T, -(y.T @ grad_u), upper=False)
+    # dT = -M A^T, only its strict upper part reaches Y^T Y.
+    s = torch.triu(m @ a.T, diagonal=1)
+    grad_y = -(grad_u @ a.T) + m.T - y @ (s + s.T)
+    # Through y_i = w_i / ||w_i||: project out the radial component.
+    g, yr = grad_y.T, y.T
+    return (g - (g * yr).sum(dim=1, keepdim=True) * yr) / norms
+
+
+class _HouseholderProduct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, w):
+        u, saved = _product_forward(w)
+        ctx.save_for_backward(*saved)
+        return u
+
+    @staticmethod
+    def backward(ctx, grad_u):
+        return _product_backward(grad_u, ctx.saved_tensors)
 
 
 class HouseholderOrthogonal(nn.Module):
@@ -75,15 +126,7 @@ class HouseholderOrthogonal(nn.Module):
         -------
         U : torch.Tensor of shape (n_dims, n_dims)
         """
-        w = self.weight
-        norms = w.norm(dim=1, keepdim=True)
-        # y_i = v_i / ||v_i||, and 0 for a zero row: with a zero column the UT
-        # form below reduces that factor to the identity.
-        y = (w / norms.clamp_min(_EPS)).T
-        t = torch.triu(y.T @ y, diagonal=1)
-        t = t + 0.5 * torch.eye(self.n_dims, device=w.device, dtype=w.dtype)
-        a = torch.linalg.solve_triangular(t, y.T, upper=True)
-        return torch.eye(self.n_dims, device=w.device, dtype=w.dtype) - y @ a
+        return _HouseholderProduct.apply(self.weight)
 
     def forward(self, x):
         """Rotate each row: ``x U^T`` (``U`` applied to every sample).
@@ -169,3 +212,66 @@ def quantization_loss(y, loss="l2"):
             f"loss must be one of {sorted(QUANTIZATION_LOSSES)}, got loss={loss!r}."
         ) from None
     return fn(y)
+
+
+def quantization_loss_grad(y, loss="l2"):
+    """:func:`quantization_loss` and its gradient in ``y``, without autograd.
+
+    Parameters
+    ----------
+    y : torch.Tensor of shape (n, K)
+    loss : {"l2", "l1", "min", "bit_var"}, default="l2"
+
+    Returns
+    -------
+    value : torch.Tensor
+        Scalar loss, as :func:`quantization_loss`.
+    grad : torch.Tensor of shape (n, K)
+        Its gradient in ``y`` (``b = sgn(y)`` held fixed, as autograd does:
+        it is piecewise constant).
+    """
+    if loss == "l2":
+        r = y - _signs(y)
+        return r.pow(2).mean(), r * (2.0 / y.numel())
+    if loss == "l1":
+        r = y - _signs(y)
+        return r.abs().mean(), torch.sign(r) / y.numel()
+    if loss == "min":
+        e = -y.pow(2)
+        value = torch.logsumexp(e, dim=1).mean()
+        return value, torch.softmax(e, dim=1) * (-2.0 / y.shape[0]) * y
+    if loss == "bit_var":
+        p = torch.sigmoid(y)
+        v = p * (1.0 - p)
+        return v.mean(), v * (1.0 - 2.0 * p) / y.numel()
+    raise ValueError(
+        f"loss must be one of {sorted(QUANTIZATION_LOSSES)}, got loss={loss!r}."
+    )
+
+
+@torch.no_grad()
+def householder_sgd_step(weight, x, loss="l2", lr=0.1):
+    """One plain SGD step on the reflection vectors, in place, no autograd.
+
+    Equivalent to ``quantization_loss(HouseholderOrthogonal(x)).backward()``
+    followed by ``weight -= lr * weight.grad``, at about half the cost.
+
+    Parameters
+    ----------
+    weight : torch.Tensor of shape (K, K)
+        Reflection vectors (rows), updated in place.
+    x : torch.Tensor of shape (n, K)
+        A minibatch of (row-rescaled) embeddings.
+    loss : {"l2", "l1", "min", "bit_var"}, default="l2"
+    lr : float, default=0.1
+
+    Returns
+    -------
+    torch.Tensor
+        The minibatch loss before the step.
+    """
+    u, saved = _product_forward(weight)
+    value, grad_y = quantization_loss_grad(x @ u.T, loss)
+    # y = x U^T, so dL/dU = (dL/dy)^T x.
+    weight.sub_(lr * _product_backward(grad_y.T @ x, saved))
+    return value
