@@ -25,9 +25,11 @@ def fashion_mnist_hierarchy():
     """The WordNet hierarchy of the 10 Fashion-MNIST classes.
 
     Leaves are the labels 0..9 in the standard order (T-shirt/top, Trouser,
-    Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot). Clothes,
-    shoes and the bag meet at WordNet's ``clothing``, ``footwear`` and
-    ``container``; T-shirt/top sits under Shirt's synset.
+    Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot). The
+    garments meet at ``garment.n.01`` (Dress, a ``woman's_clothing``, at
+    ``clothing.n.01``), the shoes at ``footwear.n.02``, and garments, shoes
+    and the bag only at ``artifact.n.01``; T-shirt/top sits under Shirt's
+    synset, so that pair is the most similar.
 
     Returns
     -------
