@@ -72,7 +72,7 @@ def test_cross_val_score_is_leave_one_out_inside_each_fold(digits):
     cv = StratifiedKFold(3)
     hasher = ITQHasher(bits=16, random_state=0)
     scores = cross_val_score(hasher, X, y, scoring=map_scorer(k=30), cv=cv)
-    for score, (train, test) in zip(scores, cv.split(X, y)):
+    for score, (train, test) in zip(scores, cv.split(X, y), strict=True):
         codes = clone(hasher).fit(X[train]).transform(X[test])
         expected = mean_average_precision(codes, codes, y[test], y[test], k=30,
                                           exclude_self=True)

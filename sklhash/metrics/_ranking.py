@@ -340,9 +340,12 @@ def _check_radii(radii, points):
             )
         return np.arange(points.max_distance + 1, dtype=np.float64)
     arr = np.atleast_1d(np.asarray(radii, dtype=np.float64))
-    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or (arr < 0).any():
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or (
+        arr < 0
+    ).any():
         raise ValueError(
-            f"radii must be a non-empty 1-d sequence of finite values >= 0, got {radii!r}."
+            "radii must be a non-empty 1-d sequence of finite values >= 0, got "
+            f"{radii!r}."
         )
     return np.unique(arr)
 
@@ -368,9 +371,8 @@ def _radius_counts(points, rel_fn, radii, chunk_size):
         hits[sl] = np.cumsum(hit[:, :L], axis=1)
         n_relevant[sl] = rel.sum(axis=1) - _self_relevance(points, sl, rel)
     precision = np.divide(hits, retrieved, out=np.zeros_like(hits), where=retrieved > 0)
-    recall = np.divide(
-        hits, n_relevant[:, None], out=np.zeros_like(hits), where=n_relevant[:, None] > 0
-    )
+    R = n_relevant[:, None]
+    recall = np.divide(hits, R, out=np.zeros_like(hits), where=R > 0)
     return precision, recall
 
 
@@ -436,8 +438,12 @@ def precision_recall_at_radius(
     try:
         radii = _check_radii([radius], points)
     except ValueError:
-        raise ValueError(f"radius must be a finite number >= 0, got {radius!r}.") from None
-    precision, recall = _radius_counts(points, rel_fn, radii, check_chunk_size(chunk_size))
+        raise ValueError(
+            f"radius must be a finite number >= 0, got {radius!r}."
+        ) from None
+    precision, recall = _radius_counts(
+        points, rel_fn, radii, check_chunk_size(chunk_size)
+    )
     precision, recall = precision[:, 0], recall[:, 0]
     if return_per_query:
         return precision, recall
@@ -497,7 +503,9 @@ def precision_recall_curve(
     points = Points(query_codes, db_codes, metric, exclude_self)
     rel_fn = Relevance(query_labels, db_labels, points.n_query, points.n_db, relevance)
     radii = _check_radii(radii, points)
-    precision, recall = _radius_counts(points, rel_fn, radii, check_chunk_size(chunk_size))
+    precision, recall = _radius_counts(
+        points, rel_fn, radii, check_chunk_size(chunk_size)
+    )
     return precision.mean(axis=0), recall.mean(axis=0), radii
 
 
@@ -581,7 +589,8 @@ def ndcg_at_k(
     for sl, dist in points.chunks(chunk_size):
         g = gains(sl)
         if similarity is None:
-            n_relevant = (g.sum(axis=1) - _self_relevance(points, sl, g)).astype(np.intp)
+            n_relevant = g.sum(axis=1) - _self_relevance(points, sl, g)
+            n_relevant = n_relevant.astype(np.intp)
             idcg = D[np.minimum(n_relevant, k)]
         else:
             idcg = ideal[gains.query_classes[sl]]
