@@ -299,3 +299,17 @@ def test_dag_similarity_properties(h):
             assert lcs in common
             assert h.depth(lcs) == max(h.depth(c) for c in common)
             assert S[i, j] == pytest.approx(h.similarity(a, b))
+
+
+def test_similarity_and_hierarchy_modules_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sklhash.similarity, sklhash.datasets._hierarchies, "
+        "sklhash.datasets._wordnet_glosses; "
+        "sklhash.datasets._hierarchies.cifar100_hierarchy(); "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "assert 'sentence_transformers' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
