@@ -33,7 +33,12 @@ def fashion_mnist_hierarchy():
 
     Returns
     -------
-    hierarchy : LabelHierarchy
+    LabelHierarchy
+        Leaves 0..9; inner nodes are WordNet synset names.
+
+    See Also
+    --------
+    load_fashion_mnist : The images, with this hierarchy as ``hierarchy``.
 
     Examples
     --------
@@ -58,7 +63,12 @@ def cifar100_hierarchy():
 
     Returns
     -------
-    hierarchy : LabelHierarchy
+    LabelHierarchy
+        Leaves 0..99; inner nodes are WordNet synset names.
+
+    See Also
+    --------
+    load_cifar100 : The images, with this hierarchy as ``hierarchy``.
 
     Examples
     --------
@@ -93,13 +103,25 @@ def imagenet_hierarchy(path=None):
 
     Returns
     -------
-    hierarchy : LabelHierarchy
+    LabelHierarchy
+        Leaves 0..999; inner nodes are WordNet synset names.
 
     Raises
     ------
     ValueError
         When the file is missing (the message names where it was looked for
         and the command that makes it).
+
+    See Also
+    --------
+    load_image_folder : ImageNet-style class folders.
+
+    Examples
+    --------
+    >>> from sklhash.datasets import imagenet_hierarchy
+    >>> h = imagenet_hierarchy()  # doctest: +SKIP
+    >>> len(h.classes)  # doctest: +SKIP
+    1000
     """
     name = "imagenet_hierarchy.json"
     candidates = (

@@ -135,11 +135,16 @@ def load_wordnet_glosses(
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``data``: list of str (the texts); ``target``: int64 array;
+        The dataset: ``data``: list of str (the texts); ``target``: int64 array;
         ``target_names``: array of the class synset names; ``synsets``: the
         synset name of every item; ``hierarchy``: :class:`LabelHierarchy`
         whose leaves are the targets 0..n_classes-1; ``DESCR``.
     (data, target) : tuple if ``return_X_y`` is True
+        The texts (list of str) and the targets (int64 array).
+
+    See Also
+    --------
+    sklhash.similarity.SentenceEncoder : Turn the texts into 384-d features.
 
     Examples
     --------

@@ -115,6 +115,7 @@ class EmbeddingSimilarity:
         Parameters
         ----------
         embeddings : array-like of shape (n_samples, d)
+            One vector per sample (normalised to unit length before averaging).
         y : array-like of shape (n_samples,)
             Class labels.
         kind : {"cosine", "rescaled"}, default="cosine"

@@ -105,7 +105,20 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return self.model_
 
     def fit(self, X=None, y=None):
-        """Load the model (nothing is learned). Returns self."""
+        """Load the model (nothing is learned).
+
+        Parameters
+        ----------
+        X : ignored
+            Not used, present for API consistency.
+        y : ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : SentenceEncoder
+            The encoder, with ``model_`` loaded.
+        """
         self._model()
         return self
 
@@ -115,10 +128,12 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         texts : list of str
+            The texts.
 
         Returns
         -------
-        embeddings : ndarray of shape (len(texts), dim), float32
+        ndarray of shape (len(texts), dim), float32
+            One row per text (unit length when ``normalize``).
         """
         if isinstance(texts, str):
             raise ValueError("texts must be a list of strings, not one string.")
@@ -142,7 +157,18 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return np.asarray(out, dtype=np.float32)
 
     def transform(self, X):
-        """Same as :meth:`encode`."""
+        """Embed a list of strings (same as :meth:`encode`).
+
+        Parameters
+        ----------
+        X : list of str
+            The texts.
+
+        Returns
+        -------
+        ndarray of shape (len(X), dim), float32
+            One row per text.
+        """
         return self.encode(X)
 
     def __getstate__(self):

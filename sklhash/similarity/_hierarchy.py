@@ -225,12 +225,14 @@ class LabelHierarchy:
             ``{child: parent}``. A value may also be a list, set or frozenset
             of parents (a DAG) or ``None`` for an explicit root. Tuples are
             taken as single (tuple) labels.
-        classes, names
-            See :class:`LabelHierarchy`.
+        classes : sequence, default=None
+            The class order; see :class:`LabelHierarchy`.
+        names : mapping, default=None
+            Readable node names; see :class:`LabelHierarchy`.
 
         Returns
         -------
-        hierarchy : LabelHierarchy
+        LabelHierarchy
 
         Examples
         --------
@@ -263,6 +265,19 @@ class LabelHierarchy:
     @classmethod
     def from_edges(cls, edges, *, classes=None, names=None):
         """Build a hierarchy from ``(parent, child)`` pairs.
+
+        Parameters
+        ----------
+        edges : iterable of (parent, child) pairs
+            A child listed with several parents makes a DAG.
+        classes : sequence, default=None
+            The class order; see :class:`LabelHierarchy`.
+        names : mapping, default=None
+            Readable node names; see :class:`LabelHierarchy`.
+
+        Returns
+        -------
+        LabelHierarchy
 
         Examples
         --------
@@ -307,7 +322,7 @@ class LabelHierarchy:
 
         Returns
         -------
-        hierarchy : LabelHierarchy
+        LabelHierarchy
             Leaves are the fine labels; the coarse nodes are named
             ``"coarse:<label>"`` so that they never collide with fine labels.
 
@@ -375,7 +390,7 @@ class LabelHierarchy:
 
         Returns
         -------
-        hierarchy : LabelHierarchy
+        LabelHierarchy
 
         Examples
         --------
@@ -441,17 +456,50 @@ class LabelHierarchy:
             raise ValueError(f"label {node!r} is not in the hierarchy.")
 
     def parents(self, node):
-        """The parents of ``node`` (a list, empty for a root)."""
+        """The parents of ``node`` (a list, empty for a root).
+
+        Parameters
+        ----------
+        node : hashable
+            A node of the hierarchy.
+
+        Returns
+        -------
+        list
+            Empty for a root.
+        """
         self._check(node)
         return list(self._parents[node])
 
     def children(self, node):
-        """The children of ``node`` (a list, empty for a leaf)."""
+        """The children of ``node`` (a list, empty for a leaf).
+
+        Parameters
+        ----------
+        node : hashable
+            A node of the hierarchy.
+
+        Returns
+        -------
+        list
+            Empty for a leaf.
+        """
         self._check(node)
         return list(self._children[node])
 
     def ancestors(self, node):
-        """``node`` and all its ancestors (a set)."""
+        """``node`` and all its ancestors (a set).
+
+        Parameters
+        ----------
+        node : hashable
+            A node of the hierarchy.
+
+        Returns
+        -------
+        set
+            Includes ``node`` itself.
+        """
         self._check(node)
         return set(self._ancestors(node))
 
@@ -466,17 +514,50 @@ class LabelHierarchy:
         return anc
 
     def height(self, node):
-        """Longest path from ``node`` down to a leaf (0 for a leaf)."""
+        """Longest path from ``node`` down to a leaf (0 for a leaf).
+
+        Parameters
+        ----------
+        node : hashable
+            A node of the hierarchy.
+
+        Returns
+        -------
+        int
+            The length of that path.
+        """
         self._check(node)
         return self._height[node]
 
     def depth(self, node):
-        """Longest path from a root down to ``node`` (0 for a root)."""
+        """Longest path from a root down to ``node`` (0 for a root).
+
+        Parameters
+        ----------
+        node : hashable
+            A node of the hierarchy.
+
+        Returns
+        -------
+        int
+            The length of that path.
+        """
         self._check(node)
         return self._depth[node]
 
     def name(self, node):
-        """A human-readable name of ``node`` (``str(node)`` if none was given)."""
+        """A human-readable name of ``node`` (``str(node)`` if none was given).
+
+        Parameters
+        ----------
+        node : hashable
+            A node of the hierarchy.
+
+        Returns
+        -------
+        str
+            The name.
+        """
         self._check(node)
         return self._names.get(node, str(node))
 
@@ -489,8 +570,25 @@ class LabelHierarchy:
     def lcs(self, a, b):
         """Lowest common subsumer: the deepest common ancestor of ``a`` and ``b``.
 
-        A node counts as its own ancestor. Returns ``None`` when ``a`` and
-        ``b`` share no ancestor (a forest with several roots).
+        A node counts as its own ancestor. In a DAG, equally deep common
+        ancestors are ranked by height (lower first), then by node order.
+
+        Parameters
+        ----------
+        a, b : hashable
+            Nodes of the hierarchy.
+
+        Returns
+        -------
+        hashable or None
+            The lcs node; ``None`` when ``a`` and ``b`` share no ancestor (a
+            forest with several roots).
+
+        Examples
+        --------
+        >>> h = LabelHierarchy.from_parent_map({"cat": "pet", "dog": "pet"})
+        >>> h.lcs("cat", "dog"), h.lcs("cat", "cat")
+        ('pet', 'cat')
         """
         self._check(a)
         self._check(b)
@@ -527,7 +625,8 @@ class LabelHierarchy:
 
         Returns
         -------
-        similarity : float
+        float
+            The similarity.
         """
         self._check_kind(kind)
         return float(self._pair_similarity(a, b, self.lcs(a, b), kind))
@@ -544,7 +643,7 @@ class LabelHierarchy:
 
         Returns
         -------
-        S : ndarray of shape (len(labels), len(labels)), dtype float64
+        ndarray of shape (len(labels), len(labels)), dtype float64
             Symmetric; 1 on the diagonal for leaves.
         """
         self._check_kind(kind)
@@ -578,12 +677,31 @@ class LabelHierarchy:
         return S
 
     def distance_matrix(self, labels=None, kind="height"):
-        """``1 - similarity_matrix(labels, kind)``."""
+        """``1 - similarity_matrix(labels, kind)``.
+
+        Parameters
+        ----------
+        labels : sequence, default=None
+            Nodes, in the order of the rows and columns (default: classes).
+        kind : {"height", "wu_palmer"}, default="height"
+            See :meth:`similarity`.
+
+        Returns
+        -------
+        ndarray of shape (len(labels), len(labels)), dtype float64
+            Symmetric, in [0, 1], 0 on the diagonal for leaves.
+        """
         return 1.0 - self.similarity_matrix(labels, kind=kind)
 
     # ---------------------------------------------------------- serialisation
     def to_dict(self):
         """A JSON-ready description (int and str nodes keep their type).
+
+        Returns
+        -------
+        dict
+            Nodes, edges (index pairs), classes and names; extra keys are
+            ignored by :meth:`from_dict`.
 
         Examples
         --------
@@ -607,7 +725,17 @@ class LabelHierarchy:
 
     @classmethod
     def from_dict(cls, data):
-        """Rebuild a hierarchy from :meth:`to_dict`'s output."""
+        """Rebuild a hierarchy from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : dict
+            The output of :meth:`to_dict` (possibly through JSON).
+
+        Returns
+        -------
+        LabelHierarchy
+        """
         if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
             raise ValueError(
                 f"not a LabelHierarchy description (expected format {_FORMAT!r})."
@@ -630,14 +758,30 @@ class LabelHierarchy:
         return cls(parents, classes=classes, names=names)
 
     def to_json(self, path):
-        """Write :meth:`to_dict` to ``path`` as JSON."""
+        """Write :meth:`to_dict` to ``path`` as JSON.
+
+        Parameters
+        ----------
+        path : path-like
+            The file to write.
+        """
         with open(path, "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, indent=1, ensure_ascii=False)
             f.write("\n")
 
     @classmethod
     def from_json(cls, path):
-        """Read a hierarchy written by :meth:`to_json`."""
+        """Read a hierarchy written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        path : path-like
+            The JSON file.
+
+        Returns
+        -------
+        LabelHierarchy
+        """
         with open(path, encoding="utf-8") as f:
             try:
                 data = json.load(f)

@@ -161,7 +161,7 @@ def _nltk_corpus():
 
 
 def load_wordnet(path=None):
-    """nltk's WordNet reader, found offline (cached: one reader per source).
+    """Load nltk's WordNet reader offline (cached: one reader per source).
 
     Parameters
     ----------
@@ -172,7 +172,8 @@ def load_wordnet(path=None):
 
     Returns
     -------
-    wordnet : nltk.corpus.reader.wordnet.WordNetCorpusReader
+    nltk.corpus.reader.wordnet.WordNetCorpusReader
+        The reader (nltk's own corpus object when that is what was found).
 
     Raises
     ------
@@ -209,7 +210,13 @@ def load_wordnet(path=None):
 
 
 def wordnet_available():
-    """Whether :func:`load_wordnet` finds a WordNet (without raising)."""
+    """Tell whether :func:`load_wordnet` finds a WordNet (without raising).
+
+    Returns
+    -------
+    bool
+        True when a WordNet could be loaded.
+    """
     try:
         load_wordnet()
     except LookupError:
@@ -244,6 +251,24 @@ def _as_reader(wordnet):
 
 def synset(spec, wordnet=None):
     """Resolve a synset name (``"dog.n.01"``), wnid (``"n02084071"``) or Synset.
+
+    Parameters
+    ----------
+    spec : str or nltk Synset
+        A synset name, an ImageNet-style wnid (pos letter + 8-digit offset)
+        or a Synset (returned as is).
+    wordnet : WordNet reader or path-like, default=None
+        The WordNet to use; ``None`` calls :func:`load_wordnet`.
+
+    Returns
+    -------
+    nltk.corpus.reader.wordnet.Synset
+        The synset.
+
+    Raises
+    ------
+    ValueError
+        When WordNet has no such synset.
 
     Examples
     --------
