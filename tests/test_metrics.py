@@ -434,9 +434,6 @@ def test_exclude_self_equals_explicit_leave_one_out(rng, ties):
             keep = np.arange(n) != i
             expected = func(codes[i:i + 1], codes[keep], y[i:i + 1], y[keep],
                             ties=ties, **kw)
-            if ties == "index":
-                # Removing row i keeps the database order of the others.
-                pass
             assert got[i] == pytest.approx(expected, abs=1e-12), func.__name__
     for func in (precision_recall_at_radius,):
         p, r = func(codes, codes, y, y, radius=2, exclude_self=True,
@@ -665,3 +662,24 @@ def test_radius_and_curve_bad_input(rng):
                                yq, yd, metric="euclidean")
     with pytest.raises(ValueError, match="k must be a positive int"):
         mean_average_hierarchical_precision(q, db, yq, yd, similarity=S3[:2, :2], k=0)
+
+
+def test_label_hierarchy_as_similarity(rng):
+    from sklhash.similarity import LabelHierarchy
+
+    h = LabelHierarchy.from_parent_map(
+        {0: "a", 1: "a", 2: "b", 3: "b", "a": "root", "b": "root"})
+    q = pack_codes(rng.random((6, 10)) < 0.5)
+    db = pack_codes(rng.random((60, 10)) < 0.5)
+    yq, yd = rng.integers(0, 4, 6), rng.integers(0, 4, 60)
+    S = h.similarity_matrix([0, 1, 2, 3])
+    for t in TIES:
+        a = mean_average_hierarchical_precision(q, db, yq, yd, similarity=h, k=25,
+                                                ties=t)
+        b = mean_average_hierarchical_precision(q, db, yq, yd, similarity=S, k=25,
+                                                ties=t)
+        assert a == pytest.approx(b, abs=1e-14)
+    # A label missing from the hierarchy is named in the error.
+    with pytest.raises(ValueError, match="similarity does not cover the labels.*7"):
+        mean_average_hierarchical_precision(q, db, yq, np.where(yd == 3, 7, yd),
+                                            similarity=h)

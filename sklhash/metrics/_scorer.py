@@ -107,11 +107,11 @@ def make_retrieval_scorer(metric, /, **kwargs):
     Examples
     --------
     >>> from sklearn.datasets import load_digits
-    >>> from sklhash import ITQHasher
+    >>> from sklhash import LSHHasher
     >>> from sklhash.metrics import make_retrieval_scorer
     >>> X, y = load_digits(return_X_y=True)
     >>> scorer = make_retrieval_scorer("precision_at_k", k=10)
-    >>> hasher = ITQHasher(bits=16, random_state=0).fit(X[:500])
+    >>> hasher = LSHHasher(bits=16, random_state=0).fit(X[:500])
     >>> 0.5 < scorer(hasher, X[500:900], y[500:900]) <= 1
     True
     """
@@ -159,10 +159,10 @@ def map_scorer(k=None, **kwargs):
     --------
     >>> from sklearn.datasets import load_digits
     >>> from sklearn.model_selection import StratifiedKFold, cross_val_score
-    >>> from sklhash import ITQHasher
+    >>> from sklhash import LSHHasher
     >>> from sklhash.metrics import map_scorer
     >>> X, y = load_digits(return_X_y=True)
-    >>> scores = cross_val_score(ITQHasher(bits=16, random_state=0), X[:600], y[:600],
+    >>> scores = cross_val_score(LSHHasher(bits=16, random_state=0), X[:600], y[:600],
     ...                          scoring=map_scorer(k=50), cv=StratifiedKFold(3))
     >>> scores.shape
     (3,)
@@ -195,11 +195,11 @@ def mahp_scorer(similarity, k=250, **kwargs):
     --------
     >>> import numpy as np
     >>> from sklearn.datasets import load_digits
-    >>> from sklhash import ITQHasher
+    >>> from sklhash import LSHHasher
     >>> from sklhash.metrics import mahp_scorer
     >>> X, y = load_digits(return_X_y=True)
     >>> S = np.where(np.arange(10)[:, None] == np.arange(10), 1.0, 0.2)
-    >>> hasher = ITQHasher(bits=16, random_state=0).fit(X[:500])
+    >>> hasher = LSHHasher(bits=16, random_state=0).fit(X[:500])
     >>> 0 < mahp_scorer(S, k=50)(hasher, X[500:900], y[500:900]) <= 1
     True
     """
