@@ -84,9 +84,11 @@ class HammingIndex(BaseEstimator):
         FAISS ``IndexBinaryFlat`` (needs the optional ``faiss-cpu``).
         ``"mih"``: multi-index hashing, sublinear for small radii; its k-NN
         search grows the radius and hands queries whose neighbours lie far
-        away to the linear scan. ``"auto"``: k-NN by the numpy scan; radius
-        search by multi-index hashing when the database holds at least 50,000
-        codes and the radius needs few table look-ups, else the numpy scan.
+        away to the linear scan. ``"auto"``: a linear scan (FAISS when
+        installed, it is the faster one; else numpy), except for radius
+        search on a database of at least 50,000 codes with a radius that
+        needs fewer than ``n_codes / 1000`` table look-ups a query: there
+        multi-index hashing.
     n_bits : int, default=None
         Code length. The packed width only tells ``ceil(n_bits / 8)``;
         ``None`` means ``8 * width``. Distances are the same either way
@@ -294,16 +296,22 @@ class HammingIndex(BaseEstimator):
             self._columns(), _as_words(queries), k, self.n_bits_, self._n_threads()
         )
 
+    def _scan_backend(self):
+        """The linear scan used by "auto": FAISS when installed, else numpy."""
+        if self.backend == "auto":
+            return "faiss" if _faiss.faiss_available() else "numpy"
+        return "faiss" if self.backend == "faiss" else "numpy"
+
     def _radius_backend(self, radius):
         if self.backend in ("numpy", "faiss"):
             return self.backend
         if self.backend == "auto" and self.n_codes_ < _MIH_MIN_CODES:
-            return "numpy"
+            return self._scan_backend()
         m = _mih.effective_n_substrings(self.n_bits_, self.n_codes_, self.n_substrings)
         probes = _mih.probes_per_query(self.n_bits_, m, radius)
         limit = _MIH_MAX_PROBE_FRACTION if self.backend == "auto" else 1.0
         # Past this, looking codes up costs more than scanning them all.
-        return "mih" if probes <= limit * self.n_codes_ else "numpy"
+        return "mih" if probes <= limit * self.n_codes_ else self._scan_backend()
 
     # -- search -------------------------------------------------------------
 
@@ -331,14 +339,14 @@ class HammingIndex(BaseEstimator):
         if queries.shape[0] == 0:
             dist = np.empty((0, k), dtype=np.int32)
             idx = np.empty((0, k), dtype=np.int64)
-        elif self.backend in ("numpy", "auto"):
+        elif self.backend != "mih" and self._scan_backend() == "numpy":
             dist, idx = self._numpy_knn(queries, k)
         else:
 
             def fallback(rows, k):
                 return self._numpy_knn(queries[rows], k)
 
-            if self.backend == "faiss":
+            if self.backend != "mih":
                 dist, idx = _faiss.knn(
                     self._faiss_index(), queries, k, self.n_bits_,
                     self._n_threads(), fallback,
@@ -487,7 +495,9 @@ class HashingNearestNeighbors(BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, hasher, *, n_neighbors=10, radius=2, backend="auto", n_jobs=None):
+    def __init__(
+        self, hasher, *, n_neighbors=10, radius=2, backend="auto", n_jobs=None
+    ):
         self.hasher = hasher
         self.n_neighbors = n_neighbors
         self.radius = radius

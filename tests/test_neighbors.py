@@ -58,7 +58,7 @@ def search_problems(draw, max_codes=40, max_bits=130):
 def assert_ragged_equal(got, expected):
     dist, ind = got
     assert len(dist) == len(ind) == len(expected)
-    for d, i, (ed, ei) in zip(dist, ind, expected):
+    for d, i, (ed, ei) in zip(dist, ind, expected, strict=True):
         assert d.dtype == np.int32 and i.dtype == np.int64
         np.testing.assert_array_equal(i, ei)
         np.testing.assert_array_equal(d, ed)
@@ -237,12 +237,12 @@ def test_auto_uses_mih_for_small_radii_on_large_databases(rng):
     queries = np.concatenate([db[:5], random_codes(rng, 5, 64)])
     auto = HammingIndex().fit(db)
     assert auto._radius_backend(2) == "mih"
-    assert auto._radius_backend(40) == "numpy"
+    assert auto._radius_backend(40) != "mih"
     ref = HammingIndex("numpy").fit(db)
     for radius in (0, 2, 5):
         got = auto.radius_neighbors(queries, radius)
         expected = ref.radius_neighbors(queries, radius)
-        for a, b in zip(got[1], expected[1]):
+        for a, b in zip(got[1], expected[1], strict=True):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(
         HammingIndex("mih").fit(db).kneighbors(queries, 3)[1],
@@ -266,7 +266,7 @@ def test_add_equals_fit_on_everything(backend, rng):
     for method, arg in (("kneighbors", 12), ("radius_neighbors", 8)):
         got = getattr(grown, method)(queries, arg)
         expected = getattr(whole, method)(queries, arg)
-        for g, e in zip(got[1], expected[1]):
+        for g, e in zip(got[1], expected[1], strict=True):
             np.testing.assert_array_equal(g, e)
 
 
@@ -276,7 +276,7 @@ def test_pickle_round_trip(backend, rng):
     index = HammingIndex(backend, n_bits=33).fit(db)
     before = index.kneighbors(queries, 5)
     clone = pickle.loads(pickle.dumps(index))
-    for a, b in zip(before, clone.kneighbors(queries, 5)):
+    for a, b in zip(before, clone.kneighbors(queries, 5), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -395,7 +395,8 @@ def test_padding_bits_must_be_zero(rng):
 def test_bad_n_neighbors_and_radius(backend, rng):
     index = HammingIndex(backend).fit(random_codes(rng, 10, 16))
     queries = random_codes(rng, 2, 16)
-    with pytest.raises(ValueError, match="n_neighbors=11 and the index holds n_codes_=10"):
+    too_many = "n_neighbors=11 and the index holds n_codes_=10"
+    with pytest.raises(ValueError, match=too_many):
         index.kneighbors(queries, 11)
     for bad in (0, -1):
         with pytest.raises(ValueError, match=f"n_neighbors={bad}"):

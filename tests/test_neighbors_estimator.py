@@ -31,12 +31,13 @@ def test_equals_index_on_the_hashers_codes(digits, backend):
     codes = LSHHasher(bits=20, random_state=0).fit(X_db)
     index = HammingIndex(n_bits=20).fit(codes.transform(X_db))
     queries = codes.transform(X_q)
-    for got, expected in zip(nn.kneighbors(X_q), index.kneighbors(queries, 7)):
-        np.testing.assert_array_equal(got, expected)
+    expected = index.kneighbors(queries, 7)
+    for got, want in zip(nn.kneighbors(X_q), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
     assert nn.kneighbors(X_q, 3, return_distance=False).shape == (200, 3)
     got = nn.radius_neighbors(X_q)
     expected = index.radius_neighbors(queries, 3)
-    for g, e in zip(got[1], expected[1]):
+    for g, e in zip(got[1], expected[1], strict=True):
         np.testing.assert_array_equal(g, e)
     assert nn.index_.n_bits_ == 20 and nn.n_samples_fit_ == len(X_db)
     assert nn.n_features_in_ == X_db.shape[1]
@@ -46,7 +47,8 @@ def test_neighbours_share_labels(digits):
     # Hashing keeps neighbourhoods: most 1-NN (other than self) share the
     # query's digit on real data.
     X_db, _, y_db = digits
-    pipe = make_pipeline(StandardScaler(), ITQHasher(bits=32, n_iter=10, random_state=0))
+    hasher = ITQHasher(bits=32, n_iter=10, random_state=0)
+    pipe = make_pipeline(StandardScaler(), hasher)
     nn = HashingNearestNeighbors(pipe, n_neighbors=3).fit(X_db, y_db)
     ind = nn.kneighbors(X_db[:300], return_distance=False)
     # The nearest *other* item: the first index that is not the query's own
@@ -69,7 +71,7 @@ def test_is_a_scikit_learn_estimator(digits):
         nn.kneighbors(X_q)
     a = nn.fit(X_db).kneighbors(X_q)
     b = pickle.loads(pickle.dumps(nn)).kneighbors(X_q)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     with pytest.raises(ValueError, match="n_neighbors"):
         HashingNearestNeighbors(LSHHasher(), n_neighbors=0).fit(X_db)

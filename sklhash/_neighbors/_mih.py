@@ -256,7 +256,10 @@ class MultiIndex:
                 cum = np.cumsum(hist[touched], axis=1)
                 reached = cum[:, -1] >= k
                 bound[touched[reached]] = np.argmax(cum[reached] >= k, axis=1)
-                found = [np.concatenate([f, x]) for f, x in zip(found, (rows, idx, dist))]
+                new = (rows, idx, dist)
+                found = [
+                    np.concatenate([f, x]) for f, x in zip(found, new, strict=True)
+                ]
                 keep = found[2] <= bound[found[0]]
                 found = [f[keep] for f in found]
             done = active[bound[active] <= r]

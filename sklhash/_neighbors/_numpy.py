@@ -88,11 +88,11 @@ class _Scanner:
 
     def blocks(self, lo, hi, first=None):
         """Column ranges covering ``lo:hi``; the first one ``first`` wide."""
-        start = lo
+        begin = lo
         if first is not None and first < self.n_cols:
-            yield start, min(start + first, hi)
-            start += first
-        for start in range(start, hi, self.n_cols):
+            yield begin, min(begin + first, hi)
+            begin += first
+        for start in range(begin, hi, self.n_cols):
             yield start, min(start + self.n_cols, hi)
 
     def distances(self, q, start, stop):
@@ -191,7 +191,7 @@ def _plan(n_queries, n_codes, n_threads):
         # Too few query chunks to keep every thread busy: split the database.
         n_parts = max(1, min(-(-n_threads // len(q_ranges)), n_codes // _MIN_RANGE))
     bounds = np.linspace(0, n_codes, n_parts + 1).astype(np.int64)
-    db_ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    db_ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
     return chunk, [(qr, dr) for qr in q_ranges for dr in db_ranges], len(db_ranges)
 
 

@@ -57,7 +57,7 @@ def to_ragged(rows, dist, idx, n_rows):
     dists = np.empty(n_rows, dtype=object)
     inds = np.empty(n_rows, dtype=object)
     for i, (d, j) in enumerate(
-        zip(np.split(dist.astype(np.int32), bounds), np.split(idx, bounds))
+        zip(np.split(dist.astype(np.int32), bounds), np.split(idx, bounds), strict=True)
     ):
         dists[i] = d
         inds[i] = j
