@@ -70,8 +70,10 @@ def mean_average_hierarchical_precision(
 
     Parameters
     ----------
-    query_codes, db_codes : ndarray
-        Packed ``uint8`` codes, or float embeddings with ``metric``.
+    query_codes : ndarray of shape (n_queries, n_bytes)
+        Packed ``uint8`` query codes, or float embeddings with ``metric``.
+    db_codes : ndarray of shape (n_db, n_bytes)
+        Database codes (or embeddings), same width as ``query_codes``.
     query_labels : array-like of shape (n_queries,)
         Class labels of the queries.
     db_labels : array-like of shape (n_db,)
@@ -96,8 +98,8 @@ def mean_average_hierarchical_precision(
 
     Returns
     -------
-    score : float or ndarray of shape (n_queries,)
-        mAHP@K in [0, 1], or the per-query values.
+    float or ndarray of shape (n_queries,)
+        The mAHP@K in [0, 1], or the per-query values.
 
     References
     ----------

@@ -209,8 +209,8 @@ def mean_average_precision(
 
     Returns
     -------
-    score : float or ndarray of shape (n_queries,)
-        mAP@k in [0, 1], or the per-query values.
+    float or ndarray of shape (n_queries,)
+        The mAP@k in [0, 1], or the per-query values.
 
     See Also
     --------
@@ -282,8 +282,15 @@ def precision_at_k(
 
     Parameters
     ----------
-    query_codes, db_codes, query_labels, db_labels
-        As in :func:`mean_average_precision`.
+    query_codes : ndarray of shape (n_queries, n_bytes)
+        Packed ``uint8`` query codes, or float embeddings with ``metric``.
+    db_codes : ndarray of shape (n_db, n_bytes)
+        Database codes (or embeddings), same width as ``query_codes``.
+    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
+        Class labels or label indicator matrix (see
+        :func:`mean_average_precision`).
+    db_labels : array-like of shape (n_db,) or (n_db, n_labels)
+        Labels of the database items, in the same form.
     k : int, default=100
         Cut-off.
     ties : {"average", "optimistic", "pessimistic", "index"}, default="average"
@@ -301,7 +308,7 @@ def precision_at_k(
 
     Returns
     -------
-    score : float or ndarray of shape (n_queries,)
+    float or ndarray of shape (n_queries,)
         Mean P@k in [0, 1], or the per-query values.
 
     Examples
@@ -400,8 +407,15 @@ def precision_recall_at_radius(
 
     Parameters
     ----------
-    query_codes, db_codes, query_labels, db_labels
-        As in :func:`mean_average_precision`.
+    query_codes : ndarray of shape (n_queries, n_bytes)
+        Packed ``uint8`` query codes, or float embeddings with ``metric``.
+    db_codes : ndarray of shape (n_db, n_bytes)
+        Database codes (or embeddings), same width as ``query_codes``.
+    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
+        Class labels or label indicator matrix (see
+        :func:`mean_average_precision`).
+    db_labels : array-like of shape (n_db,) or (n_db, n_labels)
+        Labels of the database items, in the same form.
     radius : float, default=2
         Largest distance retrieved (in bits for Hamming; in distance units
         for embeddings: squared Euclidean, or ``1 - cosine``).
@@ -419,7 +433,9 @@ def precision_recall_at_radius(
     Returns
     -------
     precision : float or ndarray of shape (n_queries,)
+        Mean precision of the lookups (per query with ``return_per_query``).
     recall : float or ndarray of shape (n_queries,)
+        Mean recall of the lookups (per query with ``return_per_query``).
 
     Examples
     --------
@@ -469,8 +485,15 @@ def precision_recall_curve(
 
     Parameters
     ----------
-    query_codes, db_codes, query_labels, db_labels
-        As in :func:`mean_average_precision`.
+    query_codes : ndarray of shape (n_queries, n_bytes)
+        Packed ``uint8`` query codes, or float embeddings with ``metric``.
+    db_codes : ndarray of shape (n_db, n_bytes)
+        Database codes (or embeddings), same width as ``query_codes``.
+    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
+        Class labels or label indicator matrix (see
+        :func:`mean_average_precision`).
+    db_labels : array-like of shape (n_db,) or (n_db, n_labels)
+        Labels of the database items, in the same form.
     radii : array-like of float, default=None
         Radii to evaluate (sorted and deduplicated). ``None`` means every
         Hamming radius ``0 .. 8 * n_bytes`` (required for float embeddings).
@@ -486,9 +509,11 @@ def precision_recall_curve(
     Returns
     -------
     precision : ndarray of shape (n_radii,)
+        Mean precision at each radius.
     recall : ndarray of shape (n_radii,)
-        Non-decreasing in the radius.
+        Mean recall at each radius, non-decreasing in the radius.
     radii : ndarray of shape (n_radii,)
+        The radii, sorted.
 
     Examples
     --------
@@ -536,8 +561,15 @@ def ndcg_at_k(
 
     Parameters
     ----------
-    query_codes, db_codes, query_labels, db_labels
-        As in :func:`mean_average_precision`.
+    query_codes : ndarray of shape (n_queries, n_bytes)
+        Packed ``uint8`` query codes, or float embeddings with ``metric``.
+    db_codes : ndarray of shape (n_db, n_bytes)
+        Database codes (or embeddings), same width as ``query_codes``.
+    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
+        Class labels or label indicator matrix (see
+        :func:`mean_average_precision`).
+    db_labels : array-like of shape (n_db,) or (n_db, n_labels)
+        Labels of the database items, in the same form.
     k : int, default=100
         Cut-off (cut to the database size).
     similarity : ndarray of shape (n_classes, n_classes) or object, default=None
@@ -559,7 +591,7 @@ def ndcg_at_k(
 
     Returns
     -------
-    score : float or ndarray of shape (n_queries,)
+    float or ndarray of shape (n_queries,)
         Mean NDCG@k in [0, 1], or per-query values.
 
     Examples

@@ -96,8 +96,8 @@ def make_retrieval_scorer(metric, /, **kwargs):
 
     Returns
     -------
-    scorer : callable
-        ``scorer(estimator, X, y) -> float``.
+    callable
+        A scorer ``scorer(estimator, X, y) -> float``.
 
     See Also
     --------
@@ -151,9 +151,9 @@ def map_scorer(k=None, **kwargs):
 
     Returns
     -------
-    scorer : callable
-        ``scorer(estimator, X, y) -> float``; see :func:`make_retrieval_scorer`
-        (and pass a stratified splitter).
+    callable
+        A scorer ``scorer(estimator, X, y) -> float``; see
+        :func:`make_retrieval_scorer` (and pass a stratified splitter).
 
     Examples
     --------
@@ -187,9 +187,9 @@ def mahp_scorer(similarity, k=250, **kwargs):
 
     Returns
     -------
-    scorer : callable
-        ``scorer(estimator, X, y) -> float``; see :func:`make_retrieval_scorer`
-        (and pass a stratified splitter).
+    callable
+        A scorer ``scorer(estimator, X, y) -> float``; see
+        :func:`make_retrieval_scorer` (and pass a stratified splitter).
 
     Examples
     --------
