@@ -683,3 +683,26 @@ def test_label_hierarchy_as_similarity(rng):
     with pytest.raises(ValueError, match="similarity does not cover the labels.*7"):
         mean_average_hierarchical_precision(q, db, yq, np.where(yd == 3, 7, yd),
                                             similarity=h)
+
+
+@given(arrays(np.int64, st.integers(2, 60), elements=st.integers(0, 7)),
+       st.integers(1, 70), st.sampled_from(TIES))
+def test_perfect_and_identical_codes_property(y, k, ties):
+    # One code per class: every relevant item is at distance 0, the rest at 2.
+    perfect = pack_codes(np.eye(8, dtype=bool)[y])
+    assert mean_average_precision(perfect, perfect, y, y, k=k, ties=ties) == 1.0
+    loo = mean_average_precision(perfect, perfect, y, y, k=k, ties=ties,
+                                 exclude_self=True, return_per_query=True)
+    # Leave-one-out: 1, or 0 for an item alone in its class (R = 0).
+    np.testing.assert_array_equal(loo, np.bincount(y)[y] > 1)
+    # All codes identical: P@k is the class prior whatever k and the order.
+    same = np.zeros((len(y), 1), dtype=np.uint8)
+    prior = np.bincount(y)[y] / len(y)
+    np.testing.assert_allclose(
+        precision_at_k(same, same, y, y, k=k, return_per_query=True), prior,
+        atol=1e-12)
+    ap = mean_average_precision(same, same, y, y, return_per_query=True)
+    np.testing.assert_allclose(
+        mean_average_precision(same, same[::-1], y, y[::-1], return_per_query=True),
+        ap, atol=1e-12)
+    assert np.all(ap <= 1) and np.all(ap[prior < 1] < 1)
