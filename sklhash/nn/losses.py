@@ -15,6 +15,7 @@ __all__ = [
     "relative_similarity_loss",
     "empirical_kl_divergence",
     "bitwise_kl_divergence",
+    "binary_kl_divergence",
     "sample_smoothed_binary",
 ]
 
@@ -299,6 +300,65 @@ def bitwise_kl_divergence(u, bandwidth=0.2, smoothing=0.2, fold=False, eps=1e-12
     if fold:
         log_q = log_q + math.log(2.0)
     return (log_p - log_q).mean()
+
+
+def binary_kl_divergence(u, rounding_weight=1.0, eps=1e-6):
+    """KL of the batch's soft-bit distribution to uniform bits, plus rounding.
+
+    The quantisation term :class:`~sklhash.hashers.SemanticKLHasher` trains
+    with (``kl_form="binary"``). Read each output as a soft bit,
+    ``p_ik = (1 + u_ik) / 2`` = probability that bit ``k`` of sample ``i`` is
+    1. The batch then defines, for every bit, the distribution of a random
+    sample's bit, ``Bernoulli(pbar_k)`` with ``pbar_k = mean_i p_ik``. The
+    term, averaged over bits, is::
+
+        KL(Bernoulli(pbar_k) || Bernoulli(1/2)) + rounding_weight * mean_i H(p_ik)
+
+    The first part is the exact KL divergence between the batch's code
+    distribution (one bit at a time) and the uniform binary distribution of
+    Arponen & Bishop (2020): it keeps every bit balanced. The second, the
+    binary entropy of each soft bit (the conditional entropy of the bit given
+    the sample), is 0 exactly at the corners and pulls outputs there. With
+    ``rounding_weight=1`` the sum is ``log 2 - I(bit; sample)``, one minus
+    the mutual information between a sample and its bit, in nats.
+
+    Why this form: DESIGN.md 3.1 measured that the joint k-NN estimator
+    (:func:`empirical_kl_divergence`) tears clusters apart through its
+    ``1 / rho`` entropy gradient; here no term depends on distances between
+    samples. And a pull to the corners *alone* (``"l2"``, the kernel
+    estimates of :func:`bitwise_kl_divergence`) lets the relative similarity
+    loss, blind to scale, shrink the batch into one corner: bits become
+    constant and codes lose what the outputs knew (measured in
+    ``docs/semantic_kl.md``). The balance part prevents exactly that. The
+    gradient with respect to the pre-activation ``h`` (``u = tanh h``) is
+    bounded: ``d H / d h = -2 h sech^2(h)``.
+
+    Parameters
+    ----------
+    u : Tensor of shape (n, K)
+        Relaxed codes in ``[-1, 1]``.
+    rounding_weight : float, default=1.0
+        Weight of the entropy (rounding) part relative to the balance part.
+    eps : float, default=1e-6
+        Probabilities are clipped to ``[eps, 1 - eps]`` before logarithms.
+
+    Returns
+    -------
+    kl : Tensor, scalar
+        In ``[0, (1 + rounding_weight) log 2]``; 0 for balanced +-1 codes.
+
+    References
+    ----------
+    J. Arponen and T. Bishop, "Learning to hash with semantic similarity
+    metrics and empirical KL divergence", 2020. arXiv:2005.04917.
+    """
+    p = ((1.0 + u) / 2.0).clamp(eps, 1.0 - eps)
+    entropy = -(p * torch.log(p) + (1.0 - p) * torch.log1p(-p))
+    pbar = p.mean(dim=0)
+    balance = (
+        pbar * torch.log(2.0 * pbar) + (1.0 - pbar) * torch.log(2.0 * (1.0 - pbar))
+    )
+    return balance.mean() + rounding_weight * entropy.mean()
 
 
 # ---------------------------------------------------------------------------
