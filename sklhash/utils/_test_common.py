@@ -19,6 +19,8 @@ INIT_PARAMS = {
                       "random_state": 0},
     "CSQHasher": {"bits": 5, "hidden_layer_sizes": (16,), "max_epochs": 1,
                   "random_state": 0},
+    "SemanticKLHasher": {"bits": 5, "hidden_layer_sizes": (16,), "max_epochs": 1,
+                         "random_state": 0},
 }
 
 # {hasher name: {check name: reason}}
