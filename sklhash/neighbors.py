@@ -99,7 +99,9 @@ class HammingIndex(BaseEstimator):
         ``round(n_bits / log2(n_codes))`` as Norouzi et al. advise (at most
         32 bits a substring).
     n_jobs : int, default=None
-        Threads for a search. ``None`` means 1, ``-1`` all cores.
+        Threads for a search. ``None`` means 1, ``-1`` all cores; for the
+        FAISS backend ``None`` leaves FAISS's own OpenMP setting alone (all
+        cores unless set with ``faiss.omp_set_num_threads``).
 
     Attributes
     ----------
@@ -291,6 +293,11 @@ class HammingIndex(BaseEstimator):
     def _n_threads(self):
         return max(1, effective_n_jobs(self.n_jobs))
 
+    def _faiss_threads(self):
+        # None keeps FAISS's own OpenMP setting (all cores unless the user
+        # set it with faiss.omp_set_num_threads).
+        return None if self.n_jobs is None else self._n_threads()
+
     def _numpy_knn(self, queries, k):
         return _numpy.knn(
             self._columns(), _as_words(queries), k, self.n_bits_, self._n_threads()
@@ -349,7 +356,7 @@ class HammingIndex(BaseEstimator):
             if self.backend != "mih":
                 dist, idx = _faiss.knn(
                     self._faiss_index(), queries, k, self.n_bits_,
-                    self._n_threads(), fallback,
+                    self._faiss_threads(), fallback,
                 )
             else:
                 dist, idx = self._mih().knn(queries, k, fallback)
@@ -383,7 +390,7 @@ class HammingIndex(BaseEstimator):
             dist, idx = np.empty(0, dtype=object), np.empty(0, dtype=object)
         elif backend == "faiss":
             dist, idx = _faiss.radius(
-                self._faiss_index(), queries, r, self.n_bits_, self._n_threads()
+                self._faiss_index(), queries, r, self.n_bits_, self._faiss_threads()
             )
         elif backend == "mih":
             dist, idx = self._mih().radius(queries, r)

@@ -15,7 +15,11 @@ from sklhash._neighbors import _faiss, _io, _mih, _numpy
 from sklhash.codes import hamming_distances, pack_codes, unpack_codes
 from sklhash.neighbors import HammingIndex
 
-BACKENDS = ["numpy", "faiss", "mih"]
+# faiss-cpu is an optional extra: its backend is tested where it is installed.
+needs_faiss = pytest.mark.skipif(
+    not _faiss.faiss_available(), reason="the optional faiss-cpu is not installed"
+)
+BACKENDS = ["numpy", pytest.param("faiss", marks=needs_faiss), "mih"]
 
 
 def brute_knn(queries, db, k):
@@ -72,7 +76,7 @@ def assert_ragged_equal(got, expected):
 def test_kneighbors_equals_brute_force(backend, problem, data):
     db, queries, n_bits = problem
     k = data.draw(st.integers(1, db.shape[0]))
-    index = HammingIndex(backend, n_bits=n_bits).fit(db)
+    index = HammingIndex(backend, n_bits=n_bits, n_jobs=1).fit(db)
     dist, ind = index.kneighbors(queries, n_neighbors=k)
     expected_dist, expected_ind = brute_knn(queries, db, k)
     assert dist.dtype == np.int32 and ind.dtype == np.int64
@@ -85,7 +89,7 @@ def test_kneighbors_equals_brute_force(backend, problem, data):
 def test_radius_neighbors_equals_brute_force(backend, problem, data):
     db, queries, n_bits = problem
     radius = data.draw(st.integers(0, n_bits))
-    index = HammingIndex(backend, n_bits=n_bits).fit(db)
+    index = HammingIndex(backend, n_bits=n_bits, n_jobs=1).fit(db)
     expected = brute_radius(queries, db, radius)
     assert_ragged_equal(index.radius_neighbors(queries, radius), expected)
     # A real radius means d <= radius.
@@ -146,6 +150,7 @@ def test_mih_substring_keys_read_the_bits_in_order(problem):
         np.testing.assert_array_equal(keys[j], (part * weights).sum(axis=1))
 
 
+@needs_faiss
 def test_faiss_tie_heavy_equals_numpy(rng):
     # 6-bit codes in a database of 2,000: every distance is shared by
     # hundreds of codes, far past the extra neighbours asked of FAISS, so
@@ -218,6 +223,20 @@ class _FakeFaissModule:
         pass
 
 
+@needs_faiss
+def test_faiss_threads_are_restored(rng):
+    import faiss
+
+    db, queries = random_codes(rng, 500, 64), random_codes(rng, 20, 64)
+    before = faiss.omp_get_max_threads()
+    expected = HammingIndex("numpy").fit(db).kneighbors(queries, 5)
+    for n_jobs in (None, 1, before + 1):
+        got = HammingIndex("faiss", n_jobs=n_jobs).fit(db)
+        np.testing.assert_array_equal(got.kneighbors(queries, 5)[1], expected[1])
+        got.radius_neighbors(queries, 20)
+        assert faiss.omp_get_max_threads() == before
+
+
 def test_faiss_sees_bits_in_sklhash_order():
     # Reversing the bits of a byte twice is the identity, and FAISS computes
     # the same distances on converted codes.
@@ -229,6 +248,8 @@ def test_faiss_sees_bits_in_sklhash_order():
         np.unpackbits(_faiss.to_faiss_order(every_byte), axis=1, bitorder="little"),
         np.unpackbits(every_byte, axis=1),
     )
+    # Bit 0 of a sklhash code (MSB of byte 0) is FAISS's bit 0 (LSB of byte 0).
+    assert _faiss.to_faiss_order(np.array([[0b1000_0000]], dtype=np.uint8))[0, 0] == 1
 
 
 def test_auto_uses_mih_for_small_radii_on_large_databases(rng):

@@ -11,7 +11,19 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklhash import ITQHasher, LSHHasher
+from sklhash._neighbors._faiss import faiss_available
 from sklhash.neighbors import HammingIndex, HashingNearestNeighbors
+
+BACKENDS = [
+    "numpy",
+    pytest.param(
+        "faiss",
+        marks=pytest.mark.skipif(
+            not faiss_available(), reason="the optional faiss-cpu is not installed"
+        ),
+    ),
+    "mih",
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +32,13 @@ def digits():
     return X[200:], X[:200], y[200:]
 
 
-@pytest.mark.parametrize("backend", ["numpy", "faiss", "mih"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_equals_index_on_the_hashers_codes(digits, backend):
     X_db, X_q, _ = digits
     hasher = LSHHasher(bits=20, random_state=0)
-    nn = HashingNearestNeighbors(hasher, n_neighbors=7, radius=3, backend=backend)
+    nn = HashingNearestNeighbors(
+        hasher, n_neighbors=7, radius=3, backend=backend, n_jobs=1
+    )
     nn.fit(X_db)
     # The given hasher is cloned, never fitted itself.
     assert not hasattr(hasher, "n_bits_")
