@@ -47,7 +47,8 @@ def run(n_codes, bits_list, query_counts, k, radius, repeats, seed=0, single_cal
     for bits in bits_list:
         width = bits // 8
         db = rng.integers(0, 256, (n_codes, width), dtype=np.uint8)
-        queries = rng.integers(0, 256, (max(query_counts), width), dtype=np.uint8)
+        n_queries = max(*query_counts, single_calls)
+        queries = rng.integers(0, 256, (n_queries, width), dtype=np.uint8)
         raw = faiss.IndexBinaryFlat(bits)
         raw.add(db)
         indexes = {}
@@ -60,12 +61,12 @@ def run(n_codes, bits_list, query_counts, k, radius, repeats, seed=0, single_cal
             # One query a call for nq == 1 (a different query each call).
             calls = single_calls if nq == 1 else 1
 
-            def q(i, nq=nq):
+            def q(i, nq=nq, queries=queries):
                 return queries[i : i + 1] if nq == 1 else queries[:nq]
 
             methods = {
-                ("knn", "raw faiss"): lambda i, q=q: raw.search(q(i), k),
-                ("radius", "raw faiss"): lambda i, q=q: raw.range_search(
+                ("knn", "raw faiss"): lambda i, q=q, raw=raw: raw.search(q(i), k),
+                ("radius", "raw faiss"): lambda i, q=q, raw=raw: raw.range_search(
                     q(i), radius + 1
                 ),
             }
@@ -89,11 +90,10 @@ def run(n_codes, bits_list, query_counts, k, radius, repeats, seed=0, single_cal
                 for backend in ("faiss", "mih"):
                     got = outputs[(task, backend)]
                     if task == "knn":
-                        assert all(np.array_equal(a, b) for a, b in zip(ref, got))
+                        pairs = zip(ref, got, strict=True)
                     else:
-                        assert all(
-                            np.array_equal(a, b) for a, b in zip(ref[1], got[1])
-                        )
+                        pairs = zip(ref[1], got[1], strict=True)
+                    assert all(np.array_equal(a, b) for a, b in pairs)
             bound = BANDWIDTH_BYTES_PER_S / width
             for (task, method), seconds in best.items():
                 cps = nq * n_codes / seconds

@@ -170,7 +170,7 @@ class HammingIndex(BaseEstimator):
         width = n_bytes(n_bits)
         if codes.shape[1] != width:
             raise ValueError(
-                f"{name} have codes of {codes.shape[1]} bytes but the index holds "
+                f"{name} are codes of {codes.shape[1]} bytes but the index holds "
                 f"codes of {width} bytes (n_bits={n_bits}); encode them with the "
                 "same hasher."
             )
