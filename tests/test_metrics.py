@@ -285,6 +285,24 @@ def test_euclidean_on_bits_equals_hamming_on_codes(rng):
             np.testing.assert_allclose(a, b, atol=1e-12)
 
 
+@given(medium_cases())
+def test_float_path_equals_code_path(case):
+    # Same as above on random tie-heavy cases, where top-k partitioning of
+    # float rows must keep the tie at rank k whole.
+    q, db, yq, yd, k = case
+    fq, fd = np.unpackbits(q, axis=1) * 1.0, np.unpackbits(db, axis=1) * 1.0
+    for func, kw in [(mean_average_precision, {}),
+                     (mean_average_precision, {"normalize": "retrieved"}),
+                     (precision_at_k, {}),
+                     (ndcg_at_k, {"similarity": S3}),
+                     (mean_average_hierarchical_precision, {"similarity": S3})]:
+        for t in ("average", "optimistic"):
+            a = func(q, db, yq, yd, k=k, ties=t, return_per_query=True, **kw)
+            b = func(fq, fd, yq, yd, k=k, ties=t, metric="euclidean",
+                     return_per_query=True, **kw)
+            np.testing.assert_allclose(a, b, atol=1e-12)
+
+
 def test_retrieved_normalization_matches_deephash_calc_top_map(rng):
     # DeepHash-pytorch's CalcTopMap, transcribed, with a stable argsort.
     bits = 16
@@ -448,13 +466,13 @@ def test_exclude_self_with_float_embeddings(rng):
     X = rng.normal(size=(25, 3))
     X[5] = X[7]  # a duplicate: tied with each other, never with itself
     y = rng.integers(0, 2, 25)
-    for t in TIES:
-        got = mean_average_precision(X, X, y, y, metric="cosine", ties=t,
+    for t, k in itertools.product(TIES, [None, 1, 6]):
+        got = mean_average_precision(X, X, y, y, metric="cosine", ties=t, k=k,
                                      exclude_self=True, return_per_query=True)
         for i in (0, 5, 7):
             keep = np.arange(25) != i
             expected = mean_average_precision(X[i:i + 1], X[keep], y[i:i + 1], y[keep],
-                                              metric="cosine", ties=t)
+                                              metric="cosine", ties=t, k=k)
             assert got[i] == pytest.approx(expected, abs=1e-12)
 
 

@@ -294,7 +294,7 @@ def _dense(values):
     return values.dense() if isinstance(values, ClassGains) else values
 
 
-def group_stats(points, sl, dist, values):
+def group_stats(points, sl, dist, values, k=None):
     """Equal-distance groups of each query row, in ascending distance.
 
     Parameters
@@ -306,6 +306,11 @@ def group_stats(points, sl, dist, values):
         Distances of the chunk.
     values : ndarray of shape (c, n_db) or ClassGains
         Relevance (bool) or gains (float) of every database item.
+    k : int, default=None
+        Only ranks ``1..k`` are scored. For float distances with ``k`` below
+        the database size, only the top ``k`` are sorted; the group holding
+        rank ``k`` keeps its full size and sum, and everything after it is
+        one last group (it only counts towards the totals).
 
     Returns
     -------
@@ -359,22 +364,44 @@ def group_stats(points, sl, dist, values):
             else:
                 r = hist[:, :, 1].astype(np.float64)
         return n[:, :-1], r[:, :-1]
-    # Float distances: sort each row once and cut where the value changes.
+    # Float distances: sort each row and cut where the value changes.
     values = _dense(values)
     if points.exclude_self:
         dist = dist.copy()
         dist[np.arange(c), points.self_columns(sl)] = np.inf
-    order = np.argsort(dist, axis=1)[:, : points.n_eff]
-    sd = np.take_along_axis(dist, order, axis=1)
-    sv = np.take_along_axis(values, order, axis=1)
-    m = points.n_eff
+    m = points.n_eff if k is None or k >= points.n_eff else k
+    if m < points.n_eff:
+        top = np.argpartition(dist, m - 1, axis=1)[:, :m]
+        sd = np.take_along_axis(dist, top, axis=1)
+        order = np.argsort(sd, axis=1)
+        sd = np.take_along_axis(sd, order, axis=1)
+        sv = np.take_along_axis(np.take_along_axis(values, top, axis=1), order, axis=1)
+    else:
+        order = np.argsort(dist, axis=1)[:, :m]
+        sd = np.take_along_axis(dist, order, axis=1)
+        sv = np.take_along_axis(values, order, axis=1)
     gid = np.zeros((c, m), dtype=np.intp)
     np.cumsum(sd[:, 1:] != sd[:, :-1], axis=1, out=gid[:, 1:])
+    last = gid[:, -1].copy()
     gid += (np.arange(c, dtype=np.intp) * m)[:, None]
     gid = gid.ravel()
     n = np.bincount(gid, minlength=c * m).reshape(c, m)
     r = np.bincount(gid, weights=sv.ravel().astype(np.float64), minlength=c * m)
-    return n, r.reshape(c, m)
+    r = r.reshape(c, m)
+    if m == points.n_eff:
+        return n, r
+    # The partition picked an arbitrary part of the tie at rank k: give that
+    # group its full size and sum, and put the rest of the row in one group.
+    rows = np.arange(c)
+    tie = dist == sd[:, -1:]
+    n[rows, last] = tie.sum(axis=1)
+    r[rows, last] = np.where(tie, values, 0).sum(axis=1)
+    total = values.sum(axis=1, dtype=np.float64)
+    if points.exclude_self:
+        total -= values[rows, points.self_columns(sl)]
+    n_rest = points.n_eff - n.sum(axis=1)
+    r_rest = total - r.sum(axis=1)
+    return np.column_stack([n, n_rest]), np.column_stack([r, r_rest])
 
 
 def explicit_order(points, sl, dist, values, ties, k):

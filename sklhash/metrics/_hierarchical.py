@@ -127,7 +127,7 @@ def mean_average_hierarchical_precision(
     for sl, dist in points.chunks(chunk_size):
         g = gains(sl)
         if ties == "average":
-            n, r = group_stats(points, sl, dist, g)
+            n, r = group_stats(points, sl, dist, g, k)
             seq = expected_sequence(n, group_means(n, r), k)
         else:
             seq = explicit_order(points, sl, dist, g, ties, k)

@@ -251,7 +251,7 @@ def mean_average_precision(
     for sl, dist in points.chunks(chunk_size):
         rel = rel_fn(sl)
         if ties == "average":
-            n, r = group_stats(points, sl, dist, rel)
+            n, r = group_stats(points, sl, dist, rel, k)
             out[sl] = _ap_average(n, r, k, H, normalize)
         else:
             seq = explicit_order(points, sl, dist, rel, ties, k)
@@ -329,7 +329,7 @@ def precision_at_k(
     for sl, dist in points.chunks(chunk_size):
         rel = rel_fn(sl)
         if ties == "average":
-            n, r = group_stats(points, sl, dist, rel)
+            n, r = group_stats(points, sl, dist, rel, k)
             before = np.cumsum(n, axis=1) - n
             m = np.clip(k - before, 0, n)
             out[sl] = (group_means(n, r) * m).sum(axis=1) / k
@@ -627,7 +627,7 @@ def ndcg_at_k(
         else:
             idcg = ideal[gains.query_classes[sl]]
         if ties == "average":
-            n, r = group_stats(points, sl, dist, g)
+            n, r = group_stats(points, sl, dist, g, k)
             before = np.cumsum(n, axis=1) - n
             m = np.clip(k - before, 0, n)
             dcg = (group_means(n, r) * (D[before + m] - D[before])).sum(axis=1)
