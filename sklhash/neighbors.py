@@ -265,12 +265,13 @@ class HammingIndex(BaseEstimator):
         self._cache = {}
 
     def __getstate__(self):
-        state = self.__dict__.copy()
+        # FAISS indexes cannot be pickled; every cache is rebuilt on demand.
+        state = super().__getstate__()
         state.pop("_cache", None)
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        super().__setstate__(state)
         self._cache = {}
 
     def _columns(self):
