@@ -156,7 +156,10 @@ class Points:
         which ranks like Euclidean, or ``1 - cosine``).
         """
         if chunk_size is None:
-            chunk_size = max(1, _CHUNK_ELEMENTS // self.n_db)
+            # Float rows pay for a matrix product, which wants more rows at
+            # once: 16-query chunks at 60,000 items ran ~1.6x faster than 4.
+            elements = _CHUNK_ELEMENTS * (1 if self.metric == "hamming" else 4)
+            chunk_size = max(1, elements // self.n_db)
         for start in range(0, self.n_query, chunk_size):
             sl = slice(start, min(start + chunk_size, self.n_query))
             if self.metric == "hamming":
