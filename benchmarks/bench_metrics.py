@@ -92,6 +92,7 @@ def main():
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--deephash-queries", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--float-queries", type=int, default=1000)
     args = parser.parse_args()
 
     n_classes = 10
@@ -120,6 +121,16 @@ def main():
     timed(f"mAP@1000, ties='index', {nq} queries",
           lambda: mean_average_precision(q[sub], d, yq[sub], yd, k=1000, ties="index"),
           rep)
+
+    # Float embeddings (64-d) ranked by Euclidean distance: ties are found by
+    # sorting, so a subset of queries.
+    rng = np.random.default_rng(1)
+    nf = min(args.float_queries, args.queries)
+    Zd = rng.normal(size=(args.db, 64)).astype(np.float32)
+    Zq = rng.normal(size=(nf, 64)).astype(np.float32)
+    timed(f"float 64-d, euclidean, mAP@1000, {nf} queries",
+          lambda: mean_average_precision(Zq, Zd, yq[:nf], yd, k=1000,
+                                         metric="euclidean"), rep)
 
     # DeepHash-pytorch's CalcTopMap on the same codes, a subset of queries.
     qB = unpack_codes(q[sub], args.bits).astype(np.float32) * 2 - 1
