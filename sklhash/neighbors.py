@@ -183,7 +183,10 @@ class HammingIndex(BaseEstimator):
         return np.ascontiguousarray(codes)
 
     def _check_queries(self, queries):
-        check_is_fitted(self)
+        # check_is_fitted costs tens of microseconds (estimator tags), a
+        # sizeable share of a single-query search over a small database.
+        if not hasattr(self, "codes_"):
+            check_is_fitted(self)
         return self._check_codes(queries, "queries", self.n_bits_)
 
     # -- fitting ------------------------------------------------------------
@@ -292,6 +295,8 @@ class HammingIndex(BaseEstimator):
         return self._cache["mih"]
 
     def _n_threads(self):
+        if self.n_jobs is None or self.n_jobs == 1:
+            return 1
         return max(1, effective_n_jobs(self.n_jobs))
 
     def _faiss_threads(self):

@@ -118,13 +118,20 @@ def _merge(parts, n_rows, k, n_levels, n_total, dtype):
     idx = np.concatenate([p[2] for p in parts])
     rows, dist, idx = sort_triples(rows, dist, idx, n_rows, n_levels, n_total)
     rows, dist, idx, counts = first_k_per_row(rows, dist, idx, n_rows, k)
-    # Rows holding fewer than k accept any distance (<= n_bits < n_levels - 1).
-    thr = np.full(n_rows, n_levels - 1, dtype=dtype)
+    return (rows, dist, idx), _thresholds(dist, counts, k, n_levels, dtype)
+
+
+def _thresholds(dist, counts, k, n_levels, dtype):
+    """Per row, the distance a new code must beat: the k-th one held.
+
+    ``dist`` holds the sorted distances kept, ``min(counts, k)`` per row.
+    Rows holding fewer than k accept any distance (<= n_bits < n_levels - 1).
+    """
+    thr = np.full(counts.size, n_levels - 1, dtype=dtype)
     full = counts >= k
-    kept = np.minimum(counts, k)
-    last = np.cumsum(kept) - 1
+    last = np.cumsum(np.minimum(counts, k)) - 1
     thr[full] = dist[last[full]]
-    return (rows, dist, idx), thr
+    return thr
 
 
 def _knn_task(scanner, q, k, n_levels, n_total, lo, hi):
@@ -137,16 +144,17 @@ def _knn_task(scanner, q, k, n_levels, n_total, lo, hi):
     # Merging costs a few numpy calls: wait until enough candidates pile up,
     # the thresholds only get a little less tight in the meantime.
     merge_at = max(2048, 4 * n * k)
-    # A first block of a few thousand codes already gives a tight threshold
-    # and keeps the counting pass cheap when there are few queries.
+    # A first block of a few thousand distances already gives a tight
+    # threshold; counting costs a few passes per distance where the filter
+    # below costs two, so the rest is filtered.
     first = max(4096, 16 * k) // n
     for start, stop in scanner.blocks(lo, hi, first):
         dist = scanner.distances(q, start, stop)
         if best is None:
             rows, d, cols = topk_by_counting(dist, k, n_levels)
-            best, thr = _merge(
-                [(rows, d, cols + start)], n, k, n_levels, n_total, dtype
-            )
+            best = rows, d, cols + start
+            counts = np.full(n, min(k, stop - start))
+            thr = _thresholds(d, counts, k, n_levels, dtype)
             continue
         mask = np.less(dist, thr[:, None], out=scanner.mask[:n, : stop - start])
         hits = np.flatnonzero(mask)
@@ -190,8 +198,8 @@ def _plan(n_queries, n_codes, n_threads):
     if len(q_ranges) < n_threads:
         # Too few query chunks to keep every thread busy: split the database.
         n_parts = max(1, min(-(-n_threads // len(q_ranges)), n_codes // _MIN_RANGE))
-    bounds = np.linspace(0, n_codes, n_parts + 1).astype(np.int64)
-    db_ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+    bounds = [n_codes * i // n_parts for i in range(n_parts + 1)]
+    db_ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
     return chunk, [(qr, dr) for qr in q_ranges for dr in db_ranges], len(db_ranges)
 
 

@@ -67,10 +67,12 @@ def to_ragged(rows, dist, idx, n_rows):
 def topk_by_counting(dist, k, n_levels):
     """The ``k`` smallest entries of each row of a small-integer matrix.
 
-    Counts the distances of each row (a histogram over ``n_levels`` values),
-    reads off the threshold distance ``t`` at which the count reaches ``k``,
-    then keeps every entry below ``t`` and the first entries equal to ``t``
-    in column order. No sort over the full row is needed.
+    Counts the distances of each row (a histogram over ``n_levels`` values)
+    and reads off the threshold distance ``t`` at which the count reaches
+    ``k``. Only the entries ``<= t`` (usually few more than ``k``) are then
+    ordered, by a counting (radix) sort on (row, distance) that keeps column
+    order inside ties, and the first ``k`` of each row kept. No sort over the
+    full rows.
 
     Returns ``(rows, dist, cols)`` sorted by (row, distance, column), exactly
     ``min(k, n_cols)`` per row.
@@ -81,23 +83,16 @@ def topk_by_counting(dist, k, n_levels):
     hist = np.bincount(
         (dist + offsets).ravel(), minlength=n_rows * n_levels
     ).reshape(n_rows, n_levels)
-    cum = np.cumsum(hist, axis=1)
-    t = np.argmax(cum >= k, axis=1)
-    below = np.where(t > 0, cum[np.arange(n_rows), t - 1], 0)
-    t = t.astype(dist.dtype)[:, None]
-    take = dist < t
-    at_t = dist == t
-    # Only rows whose tie group at t is larger than what is still needed must
-    # drop some of it: keep the first ones (smallest database index).
-    excess = hist[np.arange(n_rows), t[:, 0]] > k - below
-    if excess.any():
-        sub = at_t[excess]
-        sub &= np.cumsum(sub, axis=1) <= (k - below[excess])[:, None]
-        at_t[excess] = sub
-    take |= at_t
-    hits = np.flatnonzero(take)
+    t = np.argmax(np.cumsum(hist, axis=1) >= k, axis=1).astype(dist.dtype)
+    hits = np.flatnonzero(dist <= t[:, None])
     rows, cols = np.divmod(hits, n_cols)
-    d = dist.ravel()[hits].astype(np.int64)
-    # Stable sort on (row, distance) keeps the column order inside ties.
-    order = np.argsort(rows * n_levels + d, kind="stable")
-    return rows[order], d[order], cols[order]
+    d = dist.ravel()[hits]
+    key = rows * n_levels + d
+    if n_rows * n_levels <= 0xFFFF:
+        # numpy's stable sort of 16-bit keys is a radix (counting) sort.
+        key = key.astype(np.uint16)
+    order = np.argsort(key, kind="stable")
+    rows, d, cols, _ = first_k_per_row(
+        rows[order], d[order].astype(np.int64), cols[order], n_rows, k
+    )
+    return rows, d, cols
