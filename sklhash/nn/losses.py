@@ -365,7 +365,7 @@ def binary_kl_divergence(u, rounding_weight=1.0, eps=1e-6):
 # NSHasher (Shen et al., 2022; sklhash DESIGN.md section 3.2)
 # ---------------------------------------------------------------------------
 
-__all__ += ["sorted_nce_loss"]  # noqa: F405 (appended by the NSH section)
+__all__ += ["sorted_nce_loss", "sorted_cosines"]  # noqa: F405 (appended by the NSH section)
 
 
 def sorted_nce_loss(
@@ -438,8 +438,6 @@ def sorted_nce_loss(
     >>> bool(torch.isfinite(loss))
     True
     """
-    from .softsort import soft_sort
-
     if b1.shape != b2.shape or z1.shape != z2.shape or b1.shape[0] != z1.shape[0]:
         raise ValueError(
             "b1, b2 must share one shape and z1, z2 another, with the same "
@@ -454,21 +452,100 @@ def sorted_nce_loss(
     if n < 2:
         # One item has no negatives: no signal, but keep the graph connected.
         return 0.0 * (b1.sum() + b2.sum() + z1.sum() + z2.sum())
-    tau_sort = 1.0 / n_bits if sort_temperature is None else sort_temperature
     m = min(int(n_positives), n - 1)
 
     def one_way(ba, bb, za, zb):
-        s = ba @ bb.T / (2.0 * n_bits) + 0.5
-        P = soft_sort(s, tau=tau_sort)  # (n, rank, item)
-        gathered = torch.nn.functional.normalize(P @ za, dim=2)  # (n, rank, d)
-        c = (gathered * zb.unsqueeze(1)).sum(dim=2) / temperature  # (n, rank)
+        c = sorted_cosines(ba, bb, za, zb, sort_temperature) / temperature
         neg = torch.logsumexp(c[:, m:], dim=1, keepdim=True)
         # -log(e^p / (e^p + e^neg)) = softplus(neg - p), computed stably.
         return torch.nn.functional.softplus(neg - c[:, :m]).mean()
 
-    z1 = torch.nn.functional.normalize(z1, dim=1)
-    z2 = torch.nn.functional.normalize(z2, dim=1)
     loss = one_way(b1, b2, z1, z2)
     if symmetric:
         loss = 0.5 * (loss + one_way(b2, b1, z2, z1))
     return loss
+
+
+def sorted_cosines(b1, b2, z1, z2, sort_temperature=None):
+    """The rank-ordered cosines ``c_ir`` of :func:`sorted_nce_loss`.
+
+    Parameters
+    ----------
+    b1, b2 : Tensor of shape (n, K)
+        Codes of the two views.
+    z1, z2 : Tensor of shape (n, d)
+        Latents of the two views (normalised here).
+    sort_temperature : float or None, default=None
+        SoftSort temperature; None means ``1 / K``.
+
+    Returns
+    -------
+    c : Tensor of shape (n, n)
+        ``c[i, r] = cos(sum_j P_i[r, j] z1_j, z2_i)`` where ``P_i`` soft-sorts
+        ``s_ij = b1_i . b2_j / (2K) + 0.5`` descending.
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = torch.tensor([[1., 1.], [-1., -1.]])
+    >>> z = torch.tensor([[1., 0.], [0., 1.]])
+    >>> sorted_cosines(b, b, z, z, sort_temperature=0.01).round().tolist()
+    [[1.0, 0.0], [1.0, 0.0]]
+    """
+    from .softsort import soft_sort
+
+    n_bits = b1.shape[1]
+    tau_sort = 1.0 / n_bits if sort_temperature is None else sort_temperature
+    z1 = torch.nn.functional.normalize(z1, dim=1)
+    z2 = torch.nn.functional.normalize(z2, dim=1)
+    s = b1 @ b2.T / (2.0 * n_bits) + 0.5
+    P = soft_sort(s, tau=tau_sort)  # (anchor, rank, item)
+    gathered = torch.nn.functional.normalize(P @ z1, dim=2)  # (anchor, rank, d)
+    return (gathered * z2.unsqueeze(1)).sum(dim=2)
+
+
+def nt_xent_loss(a, b, temperature=0.2):
+    """NT-Xent (InfoNCE over ``2n`` views) of SimCLR (Chen et al., ICML 2020).
+
+    Row ``i`` of ``a`` and row ``i`` of ``b`` are two views of one item; each
+    of the ``2n`` vectors must pick its partner among the other ``2n - 1``
+    by cosine similarity / ``temperature``. Used as NSH's auxiliary term on
+    the latents and, on binary codes, as CIBHash's contrastive term.
+
+    Parameters
+    ----------
+    a, b : Tensor of shape (n, d)
+        The two views' vectors (normalised here).
+    temperature : float, default=0.2
+        Softmax temperature, > 0.
+
+    Returns
+    -------
+    loss : Tensor, scalar
+        Zero (graph kept) for a single row, which has no negatives.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.eye(4)
+    >>> float(nt_xent_loss(z, z, 0.1)) < 0.01
+    True
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}.")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got temperature={temperature!r}.")
+    n = a.shape[0]
+    if n < 2:
+        return 0.0 * (a.sum() + b.sum())
+    v = torch.nn.functional.normalize(torch.cat([a, b]), dim=1)
+    sim = v @ v.T / temperature
+    self_mask = torch.eye(2 * n, dtype=torch.bool, device=v.device)
+    sim = sim.masked_fill(self_mask, float("-inf"))
+    idx = torch.arange(n, device=v.device)
+    target = torch.cat([idx + n, idx])
+    return torch.nn.functional.cross_entropy(sim, target)
+
+
+__all__ += ["nt_xent_loss"]  # noqa: F405
