@@ -431,8 +431,12 @@ class HammingIndex(BaseEstimator):
         ----------
         path : str or os.PathLike
             File to read.
-        backend, n_substrings, n_jobs
-            Search parameters of the returned index (see the class).
+        backend : {"auto", "numpy", "faiss", "mih"}, default="auto"
+            Backend of the returned index (not stored in the file).
+        n_substrings : int, default=None
+            Substrings of multi-index hashing, see the class.
+        n_jobs : int, default=None
+            Threads for a search, see the class.
 
         Returns
         -------
