@@ -137,6 +137,26 @@ def test_mih_alone_is_exact(problem, data):
     assert_ragged_equal(mih.radius(queries, radius), brute_radius(queries, db, radius))
 
 
+@given(problem=search_problems(max_codes=80), data=st.data())
+def test_mih_query_chunks_and_fallback(problem, data):
+    # One query per chunk and a tiny look-up budget: the queries MIH gives up
+    # on must reach the fallback with their own row numbers.
+    db, queries, n_bits = problem
+    k = data.draw(st.integers(1, db.shape[0]))
+    budget = data.draw(st.sampled_from([0, 3, 50]))
+    expected_dist, expected_ind = brute_knn(queries, db, k)
+
+    def fallback(rows, k):
+        return expected_dist[rows], expected_ind[rows]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_mih, "_HISTOGRAM_CELLS", 1)
+        mih = _mih.MultiIndex(db, n_bits, probe_budget=budget)
+        dist, ind = mih.knn(queries, k, fallback)
+    np.testing.assert_array_equal(ind, expected_ind)
+    np.testing.assert_array_equal(dist, expected_dist)
+
+
 @given(problem=search_problems(max_bits=70))
 def test_mih_substring_keys_read_the_bits_in_order(problem):
     db, _, n_bits = problem

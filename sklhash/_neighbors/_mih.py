@@ -43,6 +43,9 @@ _MAX_SUBSTRING_BITS = 32
 # one comparison of the linear scan.
 _PROBE_BUDGET_FRACTION = 1 / 1024
 _MIN_PROBE_BUDGET = 256
+# k-NN runs over query chunks whose distance histograms (queries x levels)
+# hold at most this many counts (4 MiB).
+_HISTOGRAM_CELLS = 1 << 19
 # Probe-key arrays are built for this many (query, probe) pairs at a time.
 _PROBE_BATCH = 1 << 18
 
@@ -229,6 +232,18 @@ class MultiIndex:
 
         ``fallback(rows, k)`` answers the queries ``queries[rows]`` exactly.
         """
+        n_queries = queries.shape[0]
+        out_dist = np.empty((n_queries, k), dtype=np.int32)
+        out_idx = np.empty((n_queries, k), dtype=np.int64)
+        chunk = max(1, _HISTOGRAM_CELLS // (self.n_bits + 2))
+        for s in range(0, n_queries, chunk):
+            e = min(s + chunk, n_queries)
+            out_dist[s:e], out_idx[s:e] = self._knn_chunk(
+                queries[s:e], k, lambda rows, k, s=s: fallback(rows + s, k)
+            )
+        return out_dist, out_idx
+
+    def _knn_chunk(self, queries, k, fallback):
         n_queries = queries.shape[0]
         n_levels = self.n_bits + 2
         qkeys = self.query_keys(queries)
