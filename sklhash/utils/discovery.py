@@ -39,6 +39,9 @@ def all_hashers():
                 and not name.startswith("_")
                 and not inspect.isabstract(cls)
                 and cls.__module__.startswith(hashers.__name__)
+                # Private bases (sklhash.hashers._deep) are imported into the
+                # public modules; only classes defined publicly count.
+                and not any(p.startswith("_") for p in cls.__module__.split("."))
             ):
                 found[name] = cls
     return sorted(found.items())
