@@ -225,8 +225,9 @@ def test_faiss_tie_rule_restored_whatever_faiss_returns(problem, data):
 
     with pytest.MonkeyPatch.context() as mp:
         # Pretend faiss is importable even where it is not: the fake does
-        # the searching.
+        # the searching. Chunks of one query check the fallback's row numbers.
         mp.setattr(_faiss, "import_faiss", lambda: _FakeFaissModule)
+        mp.setattr(_faiss, "_RESULT_CELLS", data.draw(st.sampled_from([1, 1 << 22])))
         dist, ind = _faiss.knn(fake, queries, k, n_bits, 1, fallback)
     expected_dist, expected_ind = brute_knn(queries, db, k)
     np.testing.assert_array_equal(ind, expected_ind)

@@ -90,15 +90,36 @@ def _extra(k):
     return max(k, 64)
 
 
+# Query chunks of the FAISS backend hold at most this many (query, neighbour)
+# results (about 50 MB with the int64 copies).
+_RESULT_CELLS = 1 << 22
+
+
 def knn(index, queries, k, n_bits, n_threads, fallback):
     """Exact k-NN with ties broken by index; see the module docstring.
 
     ``fallback(rows, k)`` answers the queries ``queries[rows]`` exactly.
     """
+    n_queries = queries.shape[0]
+    k_ask = min(index.ntotal, k + _extra(k))
+    chunk = max(1, _RESULT_CELLS // k_ask)
+    if n_queries <= chunk:
+        return _knn_chunk(index, queries, k, k_ask, n_bits, n_threads, fallback)
+    out_dist = np.empty((n_queries, k), dtype=np.int32)
+    out_idx = np.empty((n_queries, k), dtype=np.int64)
+    for s in range(0, n_queries, chunk):
+        e = min(s + chunk, n_queries)
+        out_dist[s:e], out_idx[s:e] = _knn_chunk(
+            index, queries[s:e], k, k_ask, n_bits, n_threads,
+            lambda rows, k, s=s: fallback(rows + s, k),
+        )
+    return out_dist, out_idx
+
+
+def _knn_chunk(index, queries, k, k_ask, n_bits, n_threads, fallback):
     faiss = import_faiss()
     n_codes = index.ntotal
     n_queries = queries.shape[0]
-    k_ask = min(n_codes, k + _extra(k))
     with _threads(faiss, n_threads):
         dist, idx = index.search(to_faiss_order(queries), k_ask)
     dist = dist.astype(np.int64, copy=False)
