@@ -72,7 +72,8 @@ def label_similarity(y_a, y_b=None, *, kind="binary"):
 
     Returns
     -------
-    s : float32 Tensor of shape (n_a, n_b)
+    s : Tensor of shape (n_a, n_b)
+        Pairwise similarity, float32.
     """
     if kind not in ("binary", "cosine"):
         raise ValueError(f"kind must be 'binary' or 'cosine', got {kind!r}.")
@@ -121,7 +122,8 @@ def dpsh_loss(u, s, *, eta=0.1):
 
     Returns
     -------
-    loss : scalar Tensor
+    loss : Tensor
+        The scalar loss.
 
     References
     ----------
@@ -172,7 +174,8 @@ def hashnet_loss(u, s, *, alpha=1.0, balance=True):
 
     Returns
     -------
-    loss : scalar Tensor
+    loss : Tensor
+        The scalar loss.
 
     References
     ----------
@@ -226,7 +229,8 @@ def csq_loss(z, centers, *, lam=1e-4):
 
     Returns
     -------
-    loss : scalar Tensor
+    loss : Tensor
+        The scalar loss.
 
     References
     ----------
@@ -246,7 +250,7 @@ def csq_loss(z, centers, *, lam=1e-4):
 
 
 def hadamard(n):
-    """Sylvester's Hadamard matrix of order ``n`` (a power of two), int8.
+    """Build the Sylvester Hadamard matrix of order ``n`` (a power of two).
 
     ``H_1 = [1]``, ``H_2m = [[H_m, H_m], [H_m, -H_m]]``; rows are mutually
     orthogonal, so any two differ in exactly ``n / 2`` positions.
@@ -258,7 +262,8 @@ def hadamard(n):
 
     Returns
     -------
-    H : ndarray of shape (n, n), dtype int8, entries in {-1, +1}
+    H : ndarray of shape (n, n)
+        Entries in {-1, +1}, dtype int8.
     """
     if not isinstance(n, (int, np.integer)) or n < 1 or n & (n - 1):
         raise ValueError(f"n must be a positive power of two, got {n!r}.")
@@ -312,7 +317,8 @@ def hash_centers(n_classes, bits, *, random_state=None, n_trials=50):
 
     Returns
     -------
-    centers : ndarray of shape (n_classes, bits), dtype float32, entries +-1
+    centers : ndarray of shape (n_classes, bits)
+        Entries +-1, dtype float32; row ``k`` is class ``k``'s centre.
 
     References
     ----------
@@ -358,7 +364,8 @@ def sample_centers(Y, centers, tie_break):
 
     Returns
     -------
-    targets : ndarray of shape (n, bits), dtype float32, entries +-1
+    targets : ndarray of shape (n, bits)
+        Entries +-1, dtype float32.
     """
     total = np.asarray(Y, dtype=np.float64) @ np.asarray(centers, dtype=np.float64)
     out = np.sign(total)
@@ -367,9 +374,20 @@ def sample_centers(Y, centers, tie_break):
 
 
 def hashnet_beta(step, *, gamma=0.005, power=0.5):
-    """HashNet's continuation schedule ``beta = (1 + gamma * step) ** power``.
+    """Compute HashNet's continuation ``beta = (1 + gamma * step) ** power``.
 
-    ``step`` counts optimisation steps; the released code uses
-    ``gamma = 0.005`` and ``power = 0.5``.
+    Parameters
+    ----------
+    step : int
+        Optimisation steps taken so far.
+    gamma : float, default=0.005
+        Growth rate (the authors' code: 0.005).
+    power : float, default=0.5
+        Exponent (the authors' code: 0.5).
+
+    Returns
+    -------
+    beta : float
+        Steepness of ``tanh(beta * z)``; 1 at step 0.
     """
     return math.pow(1.0 + gamma * step, power)
