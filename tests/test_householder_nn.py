@@ -117,7 +117,7 @@ def test_hand_written_loss_gradient_matches_autograd(loss):
     expected = quantization_loss(y, loss)
     expected.backward()
     value, grad = quantization_loss_grad(y.detach(), loss)
-    assert float(value) == pytest.approx(float(expected), rel=1e-12)
+    assert float(value) == pytest.approx(expected.item(), rel=1e-12)
     np.testing.assert_allclose(grad, y.grad, rtol=1e-10, atol=1e-14)
 
 
