@@ -60,9 +60,9 @@ def householder_rotation(
     batch_size=128,
     lr=None,
     validation_fraction=0.1,
-    n_iter_no_change=None,
+    n_iter_no_change=10,
     tol=1e-5,
-    lr_schedule="constant",
+    lr_schedule="plateau",
     random_state=None,
     device="cpu",
     verbose=0,
@@ -90,16 +90,17 @@ def householder_rotation(
     validation_fraction : float, default=0.1
         Share of rows held out to select the best epoch. When that leaves no
         row on one side (tiny inputs, or 0), all rows serve for both.
-    n_iter_no_change : int or None, default=None
+    n_iter_no_change : int or None, default=10
         Patience: epochs without the held-out loss improving by more than
         ``tol`` before the step is lowered or training stops (see
-        ``lr_schedule``); None always runs ``max_epochs`` at the initial step.
+        ``lr_schedule``); None always runs ``max_epochs`` at the initial step
+        (the paper's protocol).
     tol : float, default=1e-5
         Improvement that resets the ``n_iter_no_change`` counter.
-    lr_schedule : {"constant", "plateau"}, default="constant"
-        ``"constant"`` stops at the first plateau. ``"plateau"`` divides the
-        step by 10 and restarts from the best parameters at each of the first
-        two plateaus, and stops at the third.
+    lr_schedule : {"plateau", "constant"}, default="plateau"
+        ``"plateau"`` divides the step by 10 and restarts from the best
+        parameters at each of the first two plateaus, and stops at the third.
+        ``"constant"`` stops at the first plateau.
     random_state : int, RandomState instance or None, default=None
         Seeds the held-out split and the minibatch order.
     device : str, default="cpu"
