@@ -51,17 +51,24 @@ def test_learns_far_better_than_lsh(digits):
 
 def test_hierarchy_targets_raise_mahp(blobs):
     X, y, h = blobs
-    kw = dict(FAST, bits=24, max_epochs=30, batch_size=64)
-    flat = SemanticKLHasher(**kw).fit(X, y).transform(X)
-    tree = SemanticKLHasher(hierarchy=h, **kw).fit(X, y).transform(X)
 
     def mahp(c):
         return mean_average_hierarchical_precision(
             c, c, y, y, similarity=h, k=100, exclude_self=True
         )
 
-    # Measured: 0.846 vs 0.733.
+    # Without the classification term the targets alone decide: measured
+    # 0.853 (hierarchy) vs 0.734 (labels).
+    kw = dict(FAST, bits=24, max_epochs=30, batch_size=64, ce_weight=0)
+    flat = SemanticKLHasher(**kw).fit(X, y).transform(X)
+    tree = SemanticKLHasher(hierarchy=h, **kw).fit(X, y).transform(X)
     assert mahp(tree) > mahp(flat) + 0.05
+    # The default CE term pulls towards flat classes, so the gain shrinks
+    # (measured 0.751 vs 0.731) but must not turn into a loss.
+    kw.pop("ce_weight")
+    flat = SemanticKLHasher(**kw).fit(X, y).transform(X)
+    tree = SemanticKLHasher(hierarchy=h, **kw).fit(X, y).transform(X)
+    assert mahp(tree) > mahp(flat)
 
 
 def test_target_similarity_attribute(blobs):
@@ -124,7 +131,7 @@ def test_fit_with_sample_similarity_and_no_y(digits):
     est = SemanticKLHasher(similarity=sim, max_epochs=8, **FAST).fit(X)
     assert est.classes_ is None and est.target_similarity_ is None
     codes = est.transform(X)
-    by_label = SemanticKLHasher(max_epochs=8, **FAST).fit(X, y).transform(X)
+    by_label = SemanticKLHasher(max_epochs=8, ce_weight=0, **FAST).fit(X, y).transform(X)
     np.testing.assert_array_equal(codes, by_label)
     lsh = LSHHasher(bits=16, random_state=0).fit(X).transform(X)
     assert _map(codes, y) > _map(lsh, y) + 0.1
@@ -231,3 +238,17 @@ def test_class_level_embedding_similarity(digits):
     est.fit(X[:200], y[:200])
     assert est.target_similarity_.shape == (10, 10)
     np.testing.assert_allclose(np.diag(est.target_similarity_), 1)
+
+
+@pytest.mark.parametrize(
+    "warmup, n_epochs, expected",
+    [(0.0, 4, [1, 1, 1, 1]), (1.0, 4, [0.25, 0.5, 0.75, 1]), (0.5, 4, [0.5, 1, 1, 1])],
+)
+def test_kl_warmup_schedule(warmup, n_epochs, expected):
+    est = SemanticKLHasher(kl_warmup=warmup)
+    est._n_epochs = n_epochs
+    got = []
+    for epoch in range(n_epochs):
+        est._epoch = epoch
+        got.append(est._kl_scale())
+    np.testing.assert_allclose(got, expected)
