@@ -38,7 +38,8 @@ def code_distances(u):
 
     Returns
     -------
-    Tensor of shape (n, n)
+    D : Tensor of shape (n, n)
+        Code distances, 0 on the diagonal.
     """
     n_bits = u.shape[1]
     return (n_bits - u @ u.T) / (2.0 * n_bits)
@@ -74,8 +75,8 @@ def relative_similarity_loss(u, target_sim, mode="relative", eps=1e-8):
 
     Returns
     -------
-    loss : Tensor, scalar
-        0 when fewer than two samples are given (no pair to compare).
+    loss : Tensor
+        Scalar; 0 when fewer than two samples are given (no pair to compare).
 
     References
     ----------
@@ -128,7 +129,8 @@ def sample_smoothed_binary(n, n_bits, smoothing=0.1, generator=None, like=None):
 
     Returns
     -------
-    Tensor of shape (n, n_bits)
+    sample : Tensor of shape (n, n_bits)
+        The draws.
     """
     dtype = like.dtype if like is not None else torch.float32
     device = like.device if like is not None else torch.device("cpu")
@@ -140,7 +142,7 @@ def sample_smoothed_binary(n, n_bits, smoothing=0.1, generator=None, like=None):
 def empirical_kl_divergence(
     u, target_sample=None, k=1, smoothing=0.1, generator=None, eps=1e-10
 ):
-    """k-nearest-neighbour estimate of ``KL(P || Q)`` from two samples.
+    """Estimate ``KL(P || Q)`` from two samples by k-nearest neighbours.
 
     The estimator of Wang, Kulkarni & Verdu (2009), of the
     Kozachenko-Leonenko family, used by Arponen & Bishop (2020) to pull the
@@ -182,8 +184,8 @@ def empirical_kl_divergence(
 
     Returns
     -------
-    kl : Tensor, scalar
-        Can be negative (it is an estimate); near 0 when P equals Q
+    kl : Tensor
+        Scalar; can be negative (it is an estimate); near 0 when P equals Q
         (about +-0.5 in the tests' setting of 512 16-d points, k=1, see
         ``tests/test_losses_semantic.py``).
 
@@ -272,8 +274,8 @@ def bitwise_kl_divergence(u, bandwidth=0.2, smoothing=0.2, fold=False, eps=1e-12
 
     Returns
     -------
-    kl : Tensor, scalar
-        An estimate; can be slightly negative.
+    kl : Tensor
+        Scalar estimate; can be slightly negative.
 
     References
     ----------
@@ -344,8 +346,8 @@ def binary_kl_divergence(u, rounding_weight=1.0, eps=1e-6):
 
     Returns
     -------
-    kl : Tensor, scalar
-        In ``[0, (1 + rounding_weight) log 2]``; 0 for balanced +-1 codes.
+    kl : Tensor
+        Scalar in ``[0, (1 + rounding_weight) log 2]``; 0 for balanced +-1 codes.
 
     References
     ----------
