@@ -100,48 +100,15 @@ _SHARED_ATTRS_DOC = """\
 
 
 class _SupervisedDeepHasher(_BaseDeepHasher):
-    """Shared ``__init__`` and label handling of the three baselines."""
+    """Label handling shared by the three baselines.
+
+    Each subclass spells out the full ``__init__`` signature, as
+    scikit-learn's ``get_params`` requires.
+    """
 
     _uses_targets = True
 
     _parameter_constraints = {**_BaseDeepHasher._parameter_constraints}
-
-    def __init__(
-        self,
-        bits=32,
-        *,
-        backbone="mlp",
-        hidden_layer_sizes=(512,),
-        max_epochs=20,
-        batch_size=256,
-        lr=1e-3,
-        optimizer="adam",
-        weight_decay=0.0,
-        device="cpu",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        validation_fraction=None,
-        early_stopping=False,
-        quantization=None,
-    ):
-        super().__init__(
-            bits,
-            backbone=backbone,
-            hidden_layer_sizes=hidden_layer_sizes,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            optimizer=optimizer,
-            weight_decay=weight_decay,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_fraction=validation_fraction,
-            early_stopping=early_stopping,
-            quantization=quantization,
-        )
 
     def _fit_targets(self, X, y):
         return {"y": _labels(self, y, X.shape[0])}
