@@ -75,9 +75,9 @@ def _methods(args, bits, seed):
         "SH": lambda: SpectralHasher(bits=bits),
     }
     deep_methods = {
-        "CIBHash": lambda: CIBHasher(bits=bits, **deep),
+        "CIBHash": lambda: CIBHasher(bits=bits, lr=args.lr_cib, **deep),
         "NSH": lambda: NSHasher(
-            bits=bits, n_positives=args.n_positives,
+            bits=bits, n_positives=args.n_positives, lr=args.lr_nsh,
             warmup_epochs=args.warmup_epochs, **deep),
     }
     return classic, deep_methods
@@ -167,6 +167,9 @@ def main(argv=None):
     p.add_argument("--warmup-epochs", type=int, default=2)
     p.add_argument("--n-positives", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr-nsh", type=float, default=1e-3)
+    p.add_argument("--lr-cib", type=float, default=3e-3,
+                   help="CIBHash needs a larger step to leave p = 1/2 early")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--memory", action="store_true",

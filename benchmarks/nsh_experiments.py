@@ -99,6 +99,7 @@ def main():
     p.add_argument("--tau", type=float, default=0.3)
     p.add_argument("--tau-sort", type=float, default=None)
     p.add_argument("--aux", type=float, default=1.0)  # InfoNCE on z weight
+    p.add_argument("--aux-after", type=float, default=None)  # aux weight after warm-up
     p.add_argument("--aux-code", type=float, default=0.0)  # InfoNCE on tanh codes
     p.add_argument("--snce", type=float, default=1.0)
     p.add_argument("--sym", type=int, default=1)
@@ -165,7 +166,10 @@ def main():
             h1, z1 = net(x1)
             h2, z2 = net(x2)
             if args.method == "nsh":
-                loss = args.aux * info_nce(z1, z2, 0.2) if args.aux else 0.0
+                w = args.aux
+                if epoch >= args.warmup and args.aux_after is not None:
+                    w = args.aux_after
+                loss = w * info_nce(z1, z2, 0.2) if w else 0.0
                 if epoch >= args.warmup:
                     b1, b2 = sign_ste(torch.tanh(h1)), sign_ste(torch.tanh(h2))
                     loss = loss + args.snce * sorted_nce_loss(

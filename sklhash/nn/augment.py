@@ -53,6 +53,7 @@ def feature_views(X, noise=0.1, dropout=0.1, scale=None, generator=None):
     Returns
     -------
     X_view : torch.Tensor of shape (n, d)
+        The perturbed copy (``X`` itself is not modified).
 
     Examples
     --------
@@ -110,6 +111,7 @@ def image_views(
     Returns
     -------
     X_view : torch.Tensor of shape (n, C, H, W)
+        The warped and jittered copy (``X`` itself is not modified).
 
     Examples
     --------
