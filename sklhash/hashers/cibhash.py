@@ -61,7 +61,8 @@ class CIBHasher(_TwoViewDeepHasher):
     >>> from sklearn.datasets import load_digits
     >>> from sklhash import CIBHasher
     >>> X, _ = load_digits(return_X_y=True)
-    >>> hasher = CIBHasher(bits=16, max_epochs=2, random_state=0).fit(X / 16)
+    >>> hasher = CIBHasher(bits=16, batch_size=64, max_epochs=1,
+    ...                    random_state=0).fit(X / 16)
     >>> hasher.transform(X[:3] / 16).shape
     (3, 2)
     """

@@ -83,7 +83,8 @@ class NSHasher(_TwoViewDeepHasher):
     >>> from sklearn.datasets import load_digits
     >>> from sklhash import NSHasher
     >>> X, _ = load_digits(return_X_y=True)
-    >>> hasher = NSHasher(bits=16, max_epochs=2, random_state=0).fit(X / 16)
+    >>> hasher = NSHasher(bits=16, latent_dim=32, batch_size=64, max_epochs=1,
+    ...                   random_state=0).fit(X / 16)
     >>> hasher.transform(X[:3] / 16).shape
     (3, 2)
     """
