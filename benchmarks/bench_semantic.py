@@ -205,6 +205,8 @@ def main(argv=None):
     for bits in args.bits:
         if args.ablation:
             ests = ablation(bits, args.epochs, args.backbone, hidden, args.seed, h)
+            if args.methods:
+                ests = {k: v for k, v in ests.items() if k in args.methods}
         else:
             ests = methods(bits, args.epochs, args.backbone, hidden, args.seed,
                            args.methods, h)
