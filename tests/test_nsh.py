@@ -258,3 +258,22 @@ def test_nsh_bad_parameters(digits, params, match):
     X, _ = digits
     with pytest.raises(ValueError, match=match):
         NSHasher(bits=8, max_epochs=1, **params).fit(X[:40])
+
+
+def test_warmup_passes_no_gradient_to_the_code_head(digits):
+    X, _ = digits
+    hasher = NSHasher(bits=8, latent_dim=8, hidden_layer_sizes=(16,), max_epochs=3,
+                      warmup_epochs=2, random_state=0)
+    hasher._n_epochs = 3
+    torch.manual_seed(0)
+    hasher._feature_scale = np.ones(X.shape[1], dtype=np.float32)
+    net = hasher._build_module(X.shape[1:])
+    batch = {"X": torch.as_tensor(X[:32])}
+    for epoch, expect_grad in [(0, False), (2, True)]:
+        hasher._epoch = epoch
+        net.zero_grad()
+        loss = hasher._loss(net(batch["X"]), batch, training=True)
+        loss.backward()
+        grad = net.hash.weight.grad
+        has_grad = grad is not None and bool(grad.abs().sum() > 0)
+        assert has_grad is expect_grad

@@ -61,7 +61,9 @@ class NSHasher(_TwoViewDeepHasher):
         Temperature of the auxiliary term.
     warmup_epochs : int, default=2
         Epochs trained with the auxiliary term only, before SortedNCE starts
-        (at the latest in the last epoch).
+        (at the latest in the last epoch). The reported loss includes
+        SortedNCE throughout (without gradient during the warm-up), so
+        ``history_`` and ``early_stopping`` compare like with like.
 %(shared)s
     Attributes
     ----------
@@ -176,13 +178,16 @@ class NSHasher(_TwoViewDeepHasher):
             loss = loss + self.contrastive_weight * nt_xent_loss(
                 z1, z2, self.contrastive_temperature
             )
-        if self._sorting_started():
+        # SortedNCE is always part of the reported loss, so that the loss
+        # (and early stopping on it) means the same thing before and after
+        # the warm-up; during the warm-up it just passes no gradient.
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self._sorting_started()):
             b1, b2 = sign_ste(torch.tanh(h1)), sign_ste(torch.tanh(h2))
-            loss = loss + sorted_nce_loss(
+            sorted_loss = sorted_nce_loss(
                 b1, b2, z1, z2,
                 n_positives=self.n_positives,
                 temperature=self.temperature,
                 sort_temperature=self.sort_temperature,
                 symmetric=True,
             )
-        return loss
+        return loss + sorted_loss
