@@ -49,8 +49,15 @@ def load_fashion(n_train, n_query):
 
     Xtr, ytr = load_fashion_mnist("train", return_X_y=True)
     Xte, yte = load_fashion_mnist("test", return_X_y=True)
-    return (Xtr[:n_train], ytr[:n_train], Xtr, ytr, Xte[:n_query], yte[:n_query],
-            fashion_mnist_hierarchy())
+    return (
+        Xtr[:n_train],
+        ytr[:n_train],
+        Xtr,
+        ytr,
+        Xte[:n_query],
+        yte[:n_query],
+        fashion_mnist_hierarchy(),
+    )
 
 
 def load_gloss(n_query, cache):
@@ -86,7 +93,9 @@ def _deep_baselines():
 
 def methods(bits, epochs, backbone, hidden, seed, include, hierarchy):
     deep = dict(
-        backbone=backbone, hidden_layer_sizes=hidden, max_epochs=epochs,
+        backbone=backbone,
+        hidden_layer_sizes=hidden,
+        max_epochs=epochs,
         random_state=seed,
     )
     out = {
@@ -103,30 +112,48 @@ def methods(bits, epochs, backbone, hidden, seed, include, hierarchy):
         out[name] = cls(bits=bits, **deep)
     # The deep baselines run only when named (``--methods ... DPSH CSQ``): on
     # Fashion-MNIST benchmarks/bench_supervised.py reports them on this split.
-    default = {"SemanticKL", "SemanticKL (kl_weight=0)", "SemanticKL (hierarchy)",
-               "LSH", "ITQ"}
+    default = {
+        "SemanticKL",
+        "SemanticKL (kl_weight=0)",
+        "SemanticKL (hierarchy)",
+        "LSH",
+        "ITQ",
+    }
     return {k: v for k, v in out.items() if k in (include or default)}
 
 
 def ablation(bits, epochs, backbone, hidden, seed, hierarchy):
     deep = dict(
-        bits=bits, backbone=backbone, hidden_layer_sizes=hidden,
-        max_epochs=epochs, random_state=seed,
+        bits=bits,
+        backbone=backbone,
+        hidden_layer_sizes=hidden,
+        max_epochs=epochs,
+        random_state=seed,
     )
     return {
         "kl (default)": SemanticKLHasher(**deep),
         "kl_weight=0": SemanticKLHasher(kl_weight=0, **deep),
         "kl_warmup=0": SemanticKLHasher(kl_warmup=0.0, **deep),
         "ce_weight=0": SemanticKLHasher(ce_weight=0.0, **deep),
-        "ce_weight=0, kl_weight=0": SemanticKLHasher(ce_weight=0.0, kl_weight=0, **deep),
+        "ce_weight=0, kl_weight=0": SemanticKLHasher(
+            ce_weight=0.0, kl_weight=0, **deep
+        ),
         "l2 (weight 0.1)": SemanticKLHasher(quantization="l2", kl_weight=0.1, **deep),
         "householder": SemanticKLHasher(quantization="householder", **deep),
-        "joint k-NN KL (1e-3)": SemanticKLHasher(kl_form="joint", kl_weight=1e-3, **deep),
-        "bitwise kernel KL (0.01)": SemanticKLHasher(kl_form="bitwise", kl_weight=0.01, **deep),
+        "joint k-NN KL (1e-3)": SemanticKLHasher(
+            kl_form="joint", kl_weight=1e-3, **deep
+        ),
+        "bitwise kernel KL (0.01)": SemanticKLHasher(
+            kl_form="bitwise", kl_weight=0.01, **deep
+        ),
         "ce_weight=1": SemanticKLHasher(ce_weight=1.0, **deep),
         "hierarchy": SemanticKLHasher(hierarchy=hierarchy, **deep),
-        "hierarchy, kl_weight=0": SemanticKLHasher(hierarchy=hierarchy, kl_weight=0, **deep),
-        "hierarchy, ce_weight=0": SemanticKLHasher(hierarchy=hierarchy, ce_weight=0.0, **deep),
+        "hierarchy, kl_weight=0": SemanticKLHasher(
+            hierarchy=hierarchy, kl_weight=0, **deep
+        ),
+        "hierarchy, ce_weight=0": SemanticKLHasher(
+            hierarchy=hierarchy, ce_weight=0.0, **deep
+        ),
     }
 
 
@@ -140,9 +167,9 @@ def evaluate(est, Xtr, ytr, Xdb, ydb, Xq, yq, hierarchy):
         "mAHP@250": mean_average_hierarchical_precision(
             cq, cdb, yq, ydb, similarity=hierarchy, k=250
         ),
-        "P@r<=2": float(np.mean(
-            precision_recall_at_radius(cq, cdb, yq, ydb, radius=2)[0]
-        )),
+        "P@r<=2": float(
+            np.mean(precision_recall_at_radius(cq, cdb, yq, ydb, radius=2)[0])
+        ),
         "fit_s": fit_s,
     }
     if hasattr(est, "net_"):
@@ -158,11 +185,21 @@ def evaluate(est, Xtr, ytr, Xdb, ydb, Xq, yq, hierarchy):
 
 
 def to_markdown(rows, title):
-    cols = ["mAP@1000", "float mAP@1000", "gap", "mAHP@250", "float mAHP@250",
-            "P@r<=2", "fit_s"]
-    lines = [f"#### {title}", "",
-             "| method | bits | " + " | ".join(cols) + " |",
-             "|---|---|" + "---|" * len(cols)]
+    cols = [
+        "mAP@1000",
+        "float mAP@1000",
+        "gap",
+        "mAHP@250",
+        "float mAHP@250",
+        "P@r<=2",
+        "fit_s",
+    ]
+    lines = [
+        f"#### {title}",
+        "",
+        "| method | bits | " + " | ".join(cols) + " |",
+        "|---|---|" + "---|" * len(cols),
+    ]
     for r in rows:
         cells = [
             "" if c not in r else (f"{r[c]:.1f}" if c == "fit_s" else f"{r[c]:.3f}")
@@ -208,17 +245,24 @@ def main(argv=None):
             if args.methods:
                 ests = {k: v for k, v in ests.items() if k in args.methods}
         else:
-            ests = methods(bits, args.epochs, args.backbone, hidden, args.seed,
-                           args.methods, h)
+            ests = methods(
+                bits, args.epochs, args.backbone, hidden, args.seed, args.methods, h
+            )
         for name, est in ests.items():
-            row = {"method": name, "bits": bits,
-                   **evaluate(est, Xtr, ytr, Xdb, ydb, Xq, yq, h)}
+            row = {
+                "method": name,
+                "bits": bits,
+                **evaluate(est, Xtr, ytr, Xdb, ydb, Xq, yq, h),
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
-            Path(out + ".json").write_text(json.dumps(
-                {"args": vars(args), "rows": rows}, indent=1))
-    title = (f"{args.dataset}: {len(Xtr)} train, {len(Xdb)} database, {len(Xq)} queries, "
-             f"{args.backbone} {hidden}, {args.epochs} epochs, seed {args.seed}")
+            Path(out + ".json").write_text(
+                json.dumps({"args": vars(args), "rows": rows}, indent=1)
+            )
+    title = (
+        f"{args.dataset}: {len(Xtr)} train, {len(Xdb)} database, {len(Xq)} queries, "
+        f"{args.backbone} {hidden}, {args.epochs} epochs, seed {args.seed}"
+    )
     Path(out + ".md").write_text(to_markdown(rows, title))
     print(to_markdown(rows, title))
 

@@ -34,13 +34,22 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 # %%
 # The pipeline: scale, then hash with hierarchy-aware targets.
-pipe = Pipeline([
-    ("feat", StandardScaler()),
-    ("hash", SemanticKLHasher(
-        bits=48, hierarchy=hierarchy, hidden_layer_sizes=(64,), max_epochs=10,
-        batch_size=128, random_state=0,
-    )),
-])
+pipe = Pipeline(
+    [
+        ("feat", StandardScaler()),
+        (
+            "hash",
+            SemanticKLHasher(
+                bits=48,
+                hierarchy=hierarchy,
+                hidden_layer_sizes=(64,),
+                max_epochs=10,
+                batch_size=128,
+                random_state=0,
+            ),
+        ),
+    ]
+)
 
 # %%
 # Grid search over the code length and the KL weight, scored by mAHP@50.
@@ -51,8 +60,9 @@ search = GridSearchCV(
     cv=StratifiedKFold(3, shuffle=True, random_state=0),
 )
 search.fit(X_train, y_train)
-for params, score in zip(search.cv_results_["params"],
-                         search.cv_results_["mean_test_score"]):
+for params, score in zip(
+    search.cv_results_["params"], search.cv_results_["mean_test_score"], strict=True
+):
     print(f"{params}: mAHP@50 = {score:.3f}")
 print("best:", search.best_params_)
 
@@ -64,5 +74,6 @@ codes_db, codes_q = best.transform(X_train), best.transform(X_test)
 score = mean_average_hierarchical_precision(
     codes_q, codes_db, y_test, y_train, similarity=hierarchy, k=50
 )
-print(f"test mAHP@50: {score:.3f}; codes: {codes_q.shape[1]} bytes, "
-      f"dtype {codes_q.dtype}")
+print(
+    f"test mAHP@50: {score:.3f}; codes: {codes_q.shape[1]} bytes, dtype {codes_q.dtype}"
+)

@@ -74,9 +74,13 @@ def test_relative_loss_positive_for_wrong_codes_and_absolute_mode():
     S = torch.eye(12)  # all pairs dissimilar
     u_same = u[:1].repeat(12, 1)  # all codes identical: D = 0 everywhere
     assert relative_similarity_loss(u_same, S).item() > 0.5
-    assert relative_similarity_loss(u_same, S, mode="absolute").item() == pytest.approx(1)
+    assert relative_similarity_loss(u_same, S, mode="absolute").item() == pytest.approx(
+        1
+    )
     exact = 1 - code_distances(u)
-    assert relative_similarity_loss(u, exact, mode="absolute").item() == pytest.approx(0)
+    assert relative_similarity_loss(u, exact, mode="absolute").item() == pytest.approx(
+        0
+    )
 
 
 def test_relative_loss_one_class_batch_pulls_together():
@@ -125,7 +129,8 @@ def test_knn_kl_large_for_blob_at_origin():
     assert far.item() > 10 * KNN_TOL
     near = empirical_kl_divergence(
         sample_smoothed_binary(512, 16, smoothing=0.1, generator=g),
-        smoothing=0.1, generator=g,
+        smoothing=0.1,
+        generator=g,
     )
     assert far.item() > near.item() + 10
 

@@ -75,7 +75,9 @@ def test_target_similarity_attribute(blobs):
     X, y, h = blobs
     est = SemanticKLHasher(hierarchy=h, max_epochs=1, **FAST).fit(X, y)
     np.testing.assert_array_equal(est.classes_, np.arange(27))
-    np.testing.assert_allclose(est.target_similarity_, h.similarity_matrix(list(range(27))))
+    np.testing.assert_allclose(
+        est.target_similarity_, h.similarity_matrix(list(range(27)))
+    )
     plain = SemanticKLHasher(max_epochs=1, **FAST).fit(X, y)
     np.testing.assert_array_equal(plain.target_similarity_, np.eye(27))
 
@@ -91,9 +93,7 @@ def _batch_targets(est, X, y, rows):
 def test_multilabel_targets_are_jaccard():
     Y = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1], [0, 0, 0]])
     S = _batch_targets(SemanticKLHasher(), np.zeros((4, 2)), Y, np.arange(4))
-    expected = np.array(
-        [[1, 0.5, 0, 0], [0.5, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
-    )
+    expected = np.array([[1, 0.5, 0, 0], [0.5, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]])
     np.testing.assert_allclose(S, expected)
 
 
@@ -105,10 +105,14 @@ def test_sample_level_similarity_targets():
     np.testing.assert_allclose(S, sim.pairwise(rows, rows), rtol=1e-6)
     # y as sample indices into a larger similarity; the array form agrees.
     ids = np.array([5, 1, 3])
-    S = _batch_targets(SemanticKLHasher(similarity=sim), np.zeros((3, 2)), ids, np.arange(3))
+    S = _batch_targets(
+        SemanticKLHasher(similarity=sim), np.zeros((3, 2)), ids, np.arange(3)
+    )
     np.testing.assert_allclose(S, sim.pairwise(ids, ids), rtol=1e-6)
     M = sim.pairwise(np.arange(6), np.arange(6))
-    S = _batch_targets(SemanticKLHasher(similarity=M), np.zeros((3, 2)), ids, np.arange(3))
+    S = _batch_targets(
+        SemanticKLHasher(similarity=M), np.zeros((3, 2)), ids, np.arange(3)
+    )
     np.testing.assert_allclose(S, M[np.ix_(ids, ids)], rtol=1e-6)
 
 
@@ -117,8 +121,12 @@ def test_callable_similarity_gets_rows_of_y():
         return (np.asarray(a)[:, None] % 2 == np.asarray(b)[None, :] % 2).astype(float)
 
     y = np.array([3, 4, 5, 8])
-    S = _batch_targets(SemanticKLHasher(similarity=same_parity), np.zeros((4, 2)), y,
-                       np.array([0, 2, 1]))
+    S = _batch_targets(
+        SemanticKLHasher(similarity=same_parity),
+        np.zeros((4, 2)),
+        y,
+        np.array([0, 2, 1]),
+    )
     np.testing.assert_array_equal(S, [[1, 1, 0], [1, 1, 0], [0, 0, 1]])
 
 
@@ -131,7 +139,9 @@ def test_fit_with_sample_similarity_and_no_y(digits):
     est = SemanticKLHasher(similarity=sim, max_epochs=8, **FAST).fit(X)
     assert est.classes_ is None and est.target_similarity_ is None
     codes = est.transform(X)
-    by_label = SemanticKLHasher(max_epochs=8, ce_weight=0, **FAST).fit(X, y).transform(X)
+    by_label = (
+        SemanticKLHasher(max_epochs=8, ce_weight=0, **FAST).fit(X, y).transform(X)
+    )
     np.testing.assert_array_equal(codes, by_label)
     lsh = LSHHasher(bits=16, random_state=0).fit(X).transform(X)
     assert _map(codes, y) > _map(lsh, y) + 0.1
@@ -212,8 +222,11 @@ def test_nan_loss_names_epoch(digits):
         (dict(hierarchy="H"), "multi", "1-d class labels"),
         (dict(similarity="E"), np.arange(60) + 100, "outside"),
         (dict(similarity="E"), None, "describes 100 samples"),
-        (dict(similarity=lambda a, b: np.full((len(a), len(b)), 2.0)), None,
-         "outside \\[0, 1\\]"),
+        (
+            dict(similarity=lambda a, b: np.full((len(a), len(b)), 2.0)),
+            None,
+            "outside \\[0, 1\\]",
+        ),
         (dict(similarity=lambda a, b: np.ones((2, 2))), None, "shape"),
     ],
 )
@@ -223,8 +236,14 @@ def test_bad_targets(params, y, match):
     labels = rng.integers(0, 3, 60)
     h = LabelHierarchy.from_parent_map({0: "r", 1: "r", 2: "r"})
     E = EmbeddingSimilarity(rng.standard_normal((100, 4)))
-    subst = {"H": h, "S": EmbeddingSimilarity({0: [1, 0], 1: [0, 1], 2: [1, 1]}), "E": E}
-    params = {k: subst.get(v, v) if isinstance(v, str) else v for k, v in params.items()}
+    subst = {
+        "H": h,
+        "S": EmbeddingSimilarity({0: [1, 0], 1: [0, 1], 2: [1, 1]}),
+        "E": E,
+    }
+    params = {
+        k: subst.get(v, v) if isinstance(v, str) else v for k, v in params.items()
+    }
     if isinstance(y, str):
         y = labels if y == "labels" else np.eye(3, dtype=int)[labels]
     with pytest.raises(ValueError, match=match):

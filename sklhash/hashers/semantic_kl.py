@@ -7,7 +7,7 @@ below is documented in the class docstring and measured in
 ``docs/semantic_kl.md``.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -306,17 +306,15 @@ class SemanticKLHasher(BaseDeepHasher):
                 "Give either similarity or hierarchy, not both: hierarchy is "
                 "turned into a class-level similarity."
             )
-        if sim is not None and (_is_sample_level(sim) or not hasattr(
-            sim, "similarity_matrix"
-        )):
+        if sim is not None and (
+            _is_sample_level(sim) or not hasattr(sim, "similarity_matrix")
+        ):
             return self._sample_targets(sim, y, n)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
         if len(y) != n:
-            raise ValueError(
-                f"y has {len(y)} rows but X has {n} samples."
-            )
+            raise ValueError(f"y has {len(y)} rows but X has {n} samples.")
         if y.ndim == 2:
             if type_of_target(y) != "multilabel-indicator":
                 raise ValueError(
@@ -479,11 +477,7 @@ class SemanticKLHasher(BaseDeepHasher):
         u = self._codes_from_output(out)
         S = self._batch_similarity(batch, u)
         loss = relative_similarity_loss(u, S, mode=self.similarity_loss)
-        if (
-            self.quantization in ("kl", "l2")
-            and self.kl_weight > 0
-            and u.shape[0] >= 2
-        ):
+        if self.quantization in ("kl", "l2") and self.kl_weight > 0 and u.shape[0] >= 2:
             loss = loss + self._kl_scale() * self.kl_weight * self._quantization_loss(u)
         if self._use_ce():
             logits = self._module.classifier(u)
