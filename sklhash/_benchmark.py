@@ -172,19 +172,19 @@ def _classic(cls_name, seeded=True):
     return factory
 
 
-#: name -> (factory(bits, seed, ctx) -> estimator, supervised?, description)
+#: name -> (factory(bits, seed, ctx) -> unfitted hasher, description)
 METHODS = {
-    "lsh": (_classic("LSHHasher"), False, "random hyperplanes"),
-    "pcah": (_classic("PCAHasher", seeded=False), False, "sign of PCA"),
-    "itq": (_classic("ITQHasher"), False, "PCA + iterative quantisation"),
-    "sh": (_classic("SpectralHasher", seeded=False), False, "spectral hashing"),
-    "pca-householder": (_householder, False, "PCA + Householder quantiser"),
-    "nsh": (_unsupervised("nsh", "NSHasher"), False, "naturally-sorted hashing"),
-    "cibhash": (_unsupervised("cibhash", "CIBHasher"), False, "CIBHash"),
-    "dpsh": (_supervised("DPSHHasher"), True, "DPSH"),
-    "hashnet": (_supervised("HashNetHasher"), True, "HashNet"),
-    "csq": (_supervised("CSQHasher"), True, "CSQ"),
-    "semantic-kl": (_semantic_kl, True, "semantic similarity + KL"),
+    "lsh": (_classic("LSHHasher"), "random hyperplanes"),
+    "pcah": (_classic("PCAHasher", seeded=False), "sign of PCA"),
+    "itq": (_classic("ITQHasher"), "PCA + iterative quantisation"),
+    "sh": (_classic("SpectralHasher", seeded=False), "spectral hashing"),
+    "pca-householder": (_householder, "PCA + Householder quantiser"),
+    "nsh": (_unsupervised("nsh", "NSHasher"), "naturally-sorted hashing"),
+    "cibhash": (_unsupervised("cibhash", "CIBHasher"), "CIBHash"),
+    "dpsh": (_supervised("DPSHHasher"), "DPSH"),
+    "hashnet": (_supervised("HashNetHasher"), "HashNet"),
+    "csq": (_supervised("CSQHasher"), "CSQ"),
+    "semantic-kl": (_semantic_kl, "semantic similarity + KL"),
 }
 
 
@@ -197,24 +197,35 @@ def make_method(name, bits, seed=0, **ctx):
     return METHODS[name][0](bits, seed, ctx)
 
 
-def _evaluate(codes_q, codes_db, data, n_bits):
+def _is_supervised(estimator):
+    return bool(estimator.__sklearn_tags__().target_tags.required)
+
+
+def _evaluate(est, codes_q, codes_db, data, n_bits):
     from . import metrics
 
+    q, db, y_q, y_db = codes_q, codes_db, data.y_query, data.y_db
     row = {
-        "mAP@1000": metrics.mean_average_precision(
-            codes_q, codes_db, data.y_query, data.y_db, k=1000),
-        "mAP@all": metrics.mean_average_precision(
-            codes_q, codes_db, data.y_query, data.y_db),
+        "mAP@1000": metrics.mean_average_precision(q, db, y_q, y_db, k=1000),
+        "mAP@all": metrics.mean_average_precision(q, db, y_q, y_db),
+        # The convention of DeepHash-pytorch and most papers' tables (AP@k
+        # divided by the hits found in the top k), for comparison only.
+        "mAP@1000 (DeepHash)": metrics.mean_average_precision(
+            q, db, y_q, y_db, k=1000, normalize="retrieved"),
     }
-    p, r = metrics.precision_recall_at_radius(
-        codes_q, codes_db, data.y_query, data.y_db, radius=2)
+    p, r = metrics.precision_recall_at_radius(q, db, y_q, y_db, radius=2)
     row["P@r<=2"], row["R@r<=2"] = float(p), float(r)
     if data.hierarchy is not None:
         row["mAHP@250"] = metrics.mean_average_hierarchical_precision(
-            codes_q, codes_db, data.y_query, data.y_db,
-            similarity=data.hierarchy, k=250)
+            q, db, y_q, y_db, similarity=data.hierarchy, k=250)
+    if hasattr(est, "embed"):
+        # The continuous outputs under Euclidean distance: the gap to the
+        # codes' mAP is what rounding costs.
+        row["float mAP@1000"] = metrics.mean_average_precision(
+            est.embed(data.X_query), est.embed(data.X_db), y_q, y_db, k=1000,
+            metric="euclidean")
     precision, recall, _ = metrics.precision_recall_curve(
-        codes_q, codes_db, data.y_query, data.y_db, radii=np.arange(n_bits + 1))
+        q, db, y_q, y_db, radii=np.arange(n_bits + 1))
     return {k: float(v) for k, v in row.items()}, (precision, recall)
 
 
@@ -225,38 +236,46 @@ def run_benchmark(data, methods, bits=(16, 32, 64), seeds=(0,), *, device="cpu",
     Parameters
     ----------
     data : BenchmarkData
-        The split, from :func:`load_benchmark_data`.
-    methods : list of str
-        Keys of :data:`METHODS`.
+        The split, from :func:`load_benchmark_data` or built from arrays.
+    methods : list of str or (str, callable)
+        Keys of :data:`METHODS`, or ``(label, factory)`` pairs where
+        ``factory(bits, seed)`` returns an unfitted hasher. Hashers whose
+        tags require ``y`` are fitted on the training labels.
     bits : sequence of int
         Code lengths.
     seeds : sequence of int
         Random states; deterministic methods run once per seed too, which
         shows their spread is 0.
     device : str
-        Device of the deep hashers.
+        Device of the deep hashers built from :data:`METHODS`.
     max_epochs : int or None
-        Overrides the deep hashers' default number of epochs.
+        Overrides the default number of epochs of those deep hashers.
     progress : callable or None
         Called with each finished result row (for printing as it goes).
 
     Returns
     -------
     results : list of dict
-        One row per run: method, bits, seed, the metrics, ``fit_seconds``,
+        One row per run: method, bits, seed, the metrics (mAP@1000, mAP@all,
+        the DeepHash-convention mAP@1000, P@r<=2, mAHP@250 with a hierarchy,
+        the continuous outputs' mAP@1000 for deep hashers), ``fit_seconds``,
         ``encode_per_second`` and the PR curve.
     """
-    from sklearn.base import clone
-
     ctx = {"hierarchy": data.hierarchy, "device": device, "max_epochs": max_epochs}
     results = []
     for method in methods:
-        supervised = METHODS[method][1] if method in METHODS else False
+        if isinstance(method, str):
+            label = method
+
+            def factory(n_bits, seed, _name=method):
+                return make_method(_name, n_bits, seed, **ctx)
+        else:
+            label, factory = method
         for n_bits in bits:
             for seed in seeds:
-                est = clone(make_method(method, n_bits, seed, **ctx))
+                est = factory(n_bits, seed)
                 t0 = time.perf_counter()
-                if supervised:
+                if _is_supervised(est):
                     est.fit(data.X_train, data.y_train)
                 else:
                     est.fit(data.X_train)
@@ -265,11 +284,10 @@ def run_benchmark(data, methods, bits=(16, 32, 64), seeds=(0,), *, device="cpu",
                 codes_db = est.transform(data.X_db)
                 encode_seconds = time.perf_counter() - t0
                 codes_q = est.transform(data.X_query)
-                row, curve = _evaluate(codes_q, codes_db, data, n_bits)
-                precision, recall = curve
+                row, (precision, recall) = _evaluate(est, codes_q, codes_db, data, n_bits)
                 result = {
                     "dataset": data.name,
-                    "method": method,
+                    "method": label,
                     "bits": int(n_bits),
                     "seed": int(seed),
                     **row,
@@ -284,7 +302,8 @@ def run_benchmark(data, methods, bits=(16, 32, 64), seeds=(0,), *, device="cpu",
     return results
 
 
-_METRIC_COLUMNS = ["mAP@1000", "mAP@all", "P@r<=2", "mAHP@250", "fit_seconds"]
+_METRIC_COLUMNS = ["mAP@1000", "mAP@all", "P@r<=2", "mAHP@250", "float mAP@1000",
+                   "mAP@1000 (DeepHash)", "fit_seconds"]
 
 
 def summarize(results):

@@ -136,7 +136,7 @@ def _cmd_fit(args):
         args.method, args.bits, args.seed, hierarchy=data.hierarchy,
         device=args.device, max_epochs=args.epochs,
     )
-    supervised = _benchmark.METHODS[args.method][1]
+    supervised = _benchmark._is_supervised(est)
     est.fit(data.X_train, data.y_train if supervised else None)
     tmp = args.out + ".tmp"
     try:
