@@ -212,7 +212,18 @@ def test_nan_loss_names_epoch(digits):
     est = SemanticKLHasher(backbone=NaNBackbone(), max_epochs=2, **FAST)
     with pytest.raises(ValueError, match="epoch 1"):
         est.fit(X[:100], y[:100])
-    assert not hasattr(est, "net_")
+    assert not hasattr(est, "net_") and not hasattr(est, "classes_")
+
+
+def test_failed_refit_keeps_previous_model(digits):
+    X, y = digits
+    est = SemanticKLHasher(max_epochs=1, **FAST).fit(X[:200], y[:200])
+    codes = est.transform(X[:50])
+    h = LabelHierarchy.from_parent_map({0: "root", 1: "root"})
+    with pytest.raises(ValueError, match="classes of the hierarchy"):
+        est.set_params(hierarchy=h).fit(X[:200], y[:200] + 100)
+    np.testing.assert_array_equal(est.classes_, np.arange(10))
+    np.testing.assert_array_equal(est.transform(X[:50]), codes)
 
 
 @pytest.mark.parametrize(

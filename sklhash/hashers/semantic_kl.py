@@ -295,10 +295,34 @@ class SemanticKLHasher(BaseDeepHasher):
     def _targets_optional(self):
         return self.similarity is not None
 
+    def fit(self, X, y=None):
+        """Train the network on pairwise semantic targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Training data; image arrays need ``backbone="cnn"``.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
+            Class labels, a multi-label indicator matrix, or (with a
+            sample-level ``similarity``) each row's sample index; None only
+            when ``similarity`` is given.
+
+        Returns
+        -------
+        self : object
+            Fitted hasher.
+        """
+        super().fit(X, y)
+        # Published only after training succeeded, so that a failed (re)fit
+        # never pairs new targets with an old network.
+        self.classes_ = self._classes
+        self.target_similarity_ = self._target_sim
+        return self
+
     def _fit_targets(self, X, y):
         n = X.shape[0]
-        self.classes_ = None
-        self.target_similarity_ = None
+        self._classes = None
+        self._target_sim = None
         self._target_kind = None
         sim = self.similarity
         if sim is not None and self.hierarchy is not None:
@@ -332,20 +356,20 @@ class SemanticKLHasher(BaseDeepHasher):
             raise ValueError(f"y must be 1-d or 2-d, got shape {y.shape}.")
         if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
             raise ValueError("y contains NaN or infinity.")
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        self._classes, y_idx = np.unique(y, return_inverse=True)
         source = self.hierarchy if self.hierarchy is not None else sim
         if source is None:
-            S = np.eye(len(self.classes_))
+            S = np.eye(len(self._classes))
         else:
             name = "hierarchy" if self.hierarchy is not None else "similarity"
             try:
-                S = source.similarity_matrix(list(self.classes_))
+                S = source.similarity_matrix(list(self._classes))
             except (KeyError, ValueError) as exc:
                 raise ValueError(
                     f"The labels of y must all be classes of the {name}: {exc}"
                 ) from exc
             S = np.asarray(S, dtype=np.float64)
-            k = len(self.classes_)
+            k = len(self._classes)
             if S.shape != (k, k) or not np.all(np.isfinite(S)):
                 raise ValueError(
                     f"{name}.similarity_matrix returned shape {S.shape} (or "
@@ -355,7 +379,7 @@ class SemanticKLHasher(BaseDeepHasher):
                 raise ValueError(
                     f"{name}.similarity_matrix returned values outside [0, 1]."
                 )
-        self.target_similarity_ = S
+        self._target_sim = S
         self._target_kind = "class"
         return {"y": y_idx.astype(np.int64)}
 
@@ -407,7 +431,7 @@ class SemanticKLHasher(BaseDeepHasher):
 
         kind = self._target_kind
         if kind == "class":
-            S = torch.as_tensor(self.target_similarity_, dtype=u.dtype, device=u.device)
+            S = torch.as_tensor(self._target_sim, dtype=u.dtype, device=u.device)
             y = batch["y"]
             return S[y][:, y]
         if kind == "multilabel":
@@ -441,7 +465,7 @@ class SemanticKLHasher(BaseDeepHasher):
         backbone, n_out = build_backbone(
             self.backbone, input_shape, tuple(self.hidden_layer_sizes)
         )
-        n_classes = len(self.classes_) if self._use_ce() else None
+        n_classes = len(self._classes) if self._use_ce() else None
         module = HashModule(backbone, n_out, self.bits, n_classes=n_classes)
         # HashModule.forward returns the hash values only; the CE term needs
         # its classifier head, reached through this reference.
