@@ -32,11 +32,14 @@ sign = FunctionTransformer(lambda Z: np.packbits(Z > 0, axis=1))
 hq = HouseholderQuantizer(random_state=0, max_epochs=100).fit(Z_db)
 itq = ITQHasher(bits=bits, random_state=0).fit(Z_db)
 
-print(f"embedding (Euclidean) mAP@100: "
-      f"{mean_average_precision(Z_q, Z_db, y_q, y_db, k=100, metric='euclidean'):.3f}")
+print(
+    f"embedding (Euclidean) mAP@100: "
+    f"{mean_average_precision(Z_q, Z_db, y_q, y_db, k=100, metric='euclidean'):.3f}"
+)
 for name, model in [("plain sign", sign), ("ITQ", itq), ("Householder", hq)]:
     score = mean_average_precision(
-        model.transform(Z_q), model.transform(Z_db), y_q, y_db, k=100)
+        model.transform(Z_q), model.transform(Z_db), y_q, y_db, k=100
+    )
     print(f"{name:>12s} codes mAP@100: {score:.3f}")
 
 # %%

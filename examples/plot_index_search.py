@@ -38,8 +38,8 @@ for backend in ["faiss", "mih"]:
 # %%
 # Radius search: everything within Hamming distance 2 (ragged results).
 index = HammingIndex().fit(codes)
-dist, ind = index.radius_neighbors(queries[:3], radius=2)
-for d, i in zip(dist, ind):
+_, ind = index.radius_neighbors(queries[:3], radius=2)
+for i in ind:
     print(f"{len(i)} codes within radius 2; labels {np.bincount(y[i], minlength=10)}")
 
 # %%
@@ -48,7 +48,9 @@ with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "digits.shi")
     index.save(path)
     again = HammingIndex.load(path)
-    assert np.array_equal(again.kneighbors(queries, 5)[1], index.kneighbors(queries, 5)[1])
+    assert np.array_equal(
+        again.kneighbors(queries, 5)[1], index.kneighbors(queries, 5)[1]
+    )
     print("saved", os.path.getsize(path), "bytes for", again.n_codes_, "codes")
 
 # %%

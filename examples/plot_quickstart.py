@@ -40,5 +40,6 @@ print("their labels:", y_db[indices[0]], "query label:", y_q[0])
 lsh = make_pipeline(StandardScaler(), LSHHasher(bits=32, random_state=0)).fit(X_db)
 for name, model in [("ITQ", pipe), ("LSH", lsh)]:
     score = mean_average_precision(
-        model.transform(X_q), model.transform(X_db), y_q, y_db, k=100)
+        model.transform(X_q), model.transform(X_db), y_q, y_db, k=100
+    )
     print(f"{name} mAP@100 = {score:.3f}")

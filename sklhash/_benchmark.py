@@ -54,14 +54,13 @@ def _subsample(X, y, n, seed):
         return X, y
     from sklearn.model_selection import train_test_split
 
-    X, _, y, _ = train_test_split(
-        X, y, train_size=n, stratify=y, random_state=seed
-    )
+    X, _, y, _ = train_test_split(X, y, train_size=n, stratify=y, random_state=seed)
     return X, y
 
 
-def load_benchmark_data(name="digits", *, data_path=None, max_train=None,
-                        max_query=None, seed=0):
+def load_benchmark_data(
+    name="digits", *, data_path=None, max_train=None, max_query=None, seed=0
+):
     """Load a benchmark dataset split.
 
     Parameters
@@ -118,8 +117,16 @@ def load_benchmark_data(name="digits", *, data_path=None, max_train=None,
         )
     X_tr, y_tr = _subsample(X_tr, y_tr, max_train, seed)
     X_q, y_q = _subsample(X_q, y_q, max_query, seed)
-    return BenchmarkData(name, X_tr, y_tr, X_q, y_q, hierarchy=hierarchy,
-                         image_shape=image_shape, description=desc)
+    return BenchmarkData(
+        name,
+        X_tr,
+        y_tr,
+        X_q,
+        y_q,
+        hierarchy=hierarchy,
+        image_shape=image_shape,
+        description=desc,
+    )
 
 
 def _deep_kwargs(ctx):
@@ -132,8 +139,12 @@ def _deep_kwargs(ctx):
 def _semantic_kl(bits, seed, ctx):
     from .hashers.semantic_kl import SemanticKLHasher
 
-    return SemanticKLHasher(bits=bits, hierarchy=ctx.get("hierarchy"),
-                            random_state=seed, **_deep_kwargs(ctx))
+    return SemanticKLHasher(
+        bits=bits,
+        hierarchy=ctx.get("hierarchy"),
+        random_state=seed,
+        **_deep_kwargs(ctx),
+    )
 
 
 def _supervised(cls_name):
@@ -211,26 +222,42 @@ def _evaluate(est, codes_q, codes_db, data, n_bits):
         # The convention of DeepHash-pytorch and most papers' tables (AP@k
         # divided by the hits found in the top k), for comparison only.
         "mAP@1000 (DeepHash)": metrics.mean_average_precision(
-            q, db, y_q, y_db, k=1000, normalize="retrieved"),
+            q, db, y_q, y_db, k=1000, normalize="retrieved"
+        ),
     }
     p, r = metrics.precision_recall_at_radius(q, db, y_q, y_db, radius=2)
     row["P@r<=2"], row["R@r<=2"] = float(p), float(r)
     if data.hierarchy is not None:
         row["mAHP@250"] = metrics.mean_average_hierarchical_precision(
-            q, db, y_q, y_db, similarity=data.hierarchy, k=250)
+            q, db, y_q, y_db, similarity=data.hierarchy, k=250
+        )
     if hasattr(est, "embed"):
         # The continuous outputs under Euclidean distance: the gap to the
         # codes' mAP is what rounding costs.
         row["float mAP@1000"] = metrics.mean_average_precision(
-            est.embed(data.X_query), est.embed(data.X_db), y_q, y_db, k=1000,
-            metric="euclidean")
+            est.embed(data.X_query),
+            est.embed(data.X_db),
+            y_q,
+            y_db,
+            k=1000,
+            metric="euclidean",
+        )
     precision, recall, _ = metrics.precision_recall_curve(
-        q, db, y_q, y_db, radii=np.arange(n_bits + 1))
+        q, db, y_q, y_db, radii=np.arange(n_bits + 1)
+    )
     return {k: float(v) for k, v in row.items()}, (precision, recall)
 
 
-def run_benchmark(data, methods, bits=(16, 32, 64), seeds=(0,), *, device="cpu",
-                  max_epochs=None, progress=None):
+def run_benchmark(
+    data,
+    methods,
+    bits=(16, 32, 64),
+    seeds=(0,),
+    *,
+    device="cpu",
+    max_epochs=None,
+    progress=None,
+):
     """Fit and evaluate every method x bits x seed on one split.
 
     Parameters
@@ -284,7 +311,9 @@ def run_benchmark(data, methods, bits=(16, 32, 64), seeds=(0,), *, device="cpu",
                 codes_db = est.transform(data.X_db)
                 encode_seconds = time.perf_counter() - t0
                 codes_q = est.transform(data.X_query)
-                row, (precision, recall) = _evaluate(est, codes_q, codes_db, data, n_bits)
+                row, (precision, recall) = _evaluate(
+                    est, codes_q, codes_db, data, n_bits
+                )
                 result = {
                     "dataset": data.name,
                     "method": label,
@@ -302,8 +331,15 @@ def run_benchmark(data, methods, bits=(16, 32, 64), seeds=(0,), *, device="cpu",
     return results
 
 
-_METRIC_COLUMNS = ["mAP@1000", "mAP@all", "P@r<=2", "mAHP@250", "float mAP@1000",
-                   "mAP@1000 (DeepHash)", "fit_seconds"]
+_METRIC_COLUMNS = [
+    "mAP@1000",
+    "mAP@all",
+    "P@r<=2",
+    "mAHP@250",
+    "float mAP@1000",
+    "mAP@1000 (DeepHash)",
+    "fit_seconds",
+]
 
 
 def summarize(results):
@@ -347,7 +383,9 @@ def markdown_table(summary):
 
 def _atomic_write(path, write):
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix=".tmp-", suffix=os.path.basename(path)
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -410,7 +448,7 @@ def _plot_pr(results, fh):
 
     bits = sorted({r["bits"] for r in results})
     fig, axes = plt.subplots(1, len(bits), figsize=(4.5 * len(bits), 4), squeeze=False)
-    for ax, n_bits in zip(axes[0], bits):
+    for ax, n_bits in zip(axes[0], bits, strict=True):
         seen = set()
         for r in results:
             if r["bits"] != n_bits or r["method"] in seen:

@@ -28,7 +28,9 @@ def _positive_int(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {text!r}"
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
@@ -40,7 +42,9 @@ def _load_npy(path, what):
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
-        raise CLIError(f"{what} file {path!r} is not a readable .npy array: {exc}")
+        raise CLIError(
+            f"{what} file {path!r} is not a readable .npy array: {exc}"
+        ) from exc
 
 
 def _save_npy(path, array):
@@ -68,22 +72,27 @@ def _format_row(row):
 
 
 # --------------------------------------------------------------- subcommands
+def _check_method(name):
+    from ._benchmark import METHODS
+
+    if name not in METHODS:
+        raise CLIError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+
+
 def _cmd_benchmark(args):
     from . import _benchmark
 
     methods = args.methods or list(_benchmark.METHODS)
     for m in methods:
-        if m not in _benchmark.METHODS:
-            raise CLIError(
-                f"unknown method {m!r}; choose from {', '.join(_benchmark.METHODS)}"
-            )
+        _check_method(m)
     data = _load_dataset(args)
     seeds = list(range(args.seeds))
     total = len(methods) * len(args.bits) * len(seeds)
     print(
         f"sklhash benchmark: {data.name} ({len(data.X_train)} train, "
         f"{len(data.X_db)} database, {len(data.X_query)} queries), "
-        f"{total} runs", flush=True,
+        f"{total} runs",
+        flush=True,
     )
     done = [0]
     start = time.perf_counter()
@@ -92,13 +101,20 @@ def _cmd_benchmark(args):
         done[0] += 1
         elapsed = time.perf_counter() - start
         bar = "#" * (20 * done[0] // total)
-        print(f"[{bar:<20s}] {done[0]:>3d}/{total} {elapsed:6.0f}s  "
-              + _format_row(row), flush=True)
+        print(
+            f"[{bar:<20s}] {done[0]:>3d}/{total} {elapsed:6.0f}s  " + _format_row(row),
+            flush=True,
+        )
 
     os.makedirs(args.out, exist_ok=True)
     results = _benchmark.run_benchmark(
-        data, methods, bits=args.bits, seeds=seeds, device=args.device,
-        max_epochs=args.epochs, progress=progress,
+        data,
+        methods,
+        bits=args.bits,
+        seeds=seeds,
+        device=args.device,
+        max_epochs=args.epochs,
+        progress=progress,
     )
     paths = _benchmark.write_report(results, args.out, data)
     print()
@@ -112,11 +128,14 @@ def _load_dataset(args):
 
     try:
         return _benchmark.load_benchmark_data(
-            args.dataset, data_path=args.data_path, max_train=args.max_train,
-            max_query=getattr(args, "max_query", None), seed=0,
+            args.dataset,
+            data_path=args.data_path,
+            max_train=args.max_train,
+            max_query=getattr(args, "max_query", None),
+            seed=0,
         )
     except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot load dataset {args.dataset!r}: {exc}")
+        raise CLIError(f"cannot load dataset {args.dataset!r}: {exc}") from exc
 
 
 def _cmd_fit(args):
@@ -124,17 +143,18 @@ def _cmd_fit(args):
 
     from . import _benchmark
 
-    if args.method not in _benchmark.METHODS:
-        raise CLIError(
-            f"unknown method {args.method!r}; choose from {', '.join(_benchmark.METHODS)}"
-        )
+    _check_method(args.method)
     folder = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(folder):
         raise CLIError(f"output folder {folder!r} does not exist")
     data = _load_dataset(args)
     est = _benchmark.make_method(
-        args.method, args.bits, args.seed, hierarchy=data.hierarchy,
-        device=args.device, max_epochs=args.epochs,
+        args.method,
+        args.bits,
+        args.seed,
+        hierarchy=data.hierarchy,
+        device=args.device,
+        max_epochs=args.epochs,
     )
     supervised = _benchmark._is_supervised(est)
     est.fit(data.X_train, data.y_train if supervised else None)
@@ -145,8 +165,10 @@ def _cmd_fit(args):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    print(f"fitted {type(est).__name__}(bits={args.bits}) on {len(data.X_train)} "
-          f"{data.name} items; saved to {args.out}")
+    print(
+        f"fitted {type(est).__name__}(bits={args.bits}) on {len(data.X_train)} "
+        f"{data.name} items; saved to {args.out}"
+    )
     return 0
 
 
@@ -158,14 +180,14 @@ def _cmd_encode(args):
     try:
         est = joblib.load(args.model)
     except Exception as exc:  # a foreign file can fail in many ways
-        raise CLIError(f"model file {args.model!r} could not be loaded: {exc}")
+        raise CLIError(f"model file {args.model!r} could not be loaded: {exc}") from exc
     if not hasattr(est, "transform"):
         raise CLIError(f"model file {args.model!r} does not hold a hasher")
     X = _load_npy(args.X, "input")
     try:
         codes = est.transform(X)
     except ValueError as exc:
-        raise CLIError(f"cannot encode {args.X!r}: {exc}")
+        raise CLIError(f"cannot encode {args.X!r}: {exc}") from exc
     _save_npy(args.out, codes)
     print(f"encoded {len(codes)} items to {codes.shape[1]}-byte codes in {args.out}")
     return 0
@@ -204,7 +226,7 @@ def _cmd_search(args):
         print(f"wrote distances and indices of {len(q)} queries to {args.out}")
     else:
         for i in range(len(q)):
-            pairs = " ".join(f"{j}:{d}" for j, d in zip(idx[i], dist[i]))
+            pairs = " ".join(f"{j}:{d}" for j, d in zip(idx[i], dist[i], strict=True))
             print(f"{i}\t{pairs}")
     return 0
 
@@ -232,9 +254,10 @@ def _cmd_evaluate(args):
                 "imagenet": datasets.imagenet_hierarchy,
             }[args.hierarchy]
             rows["mAHP@250"] = metrics.mean_average_hierarchical_precision(
-                q, db, y_q, y_db, similarity=accessor(), k=250)
+                q, db, y_q, y_db, similarity=accessor(), k=250
+            )
     except ValueError as exc:
-        raise CLIError(str(exc))
+        raise CLIError(str(exc)) from exc
     for name, value in rows.items():
         print(f"{name}\t{float(value):.4f}")
     return 0
@@ -242,16 +265,30 @@ def _cmd_evaluate(args):
 
 # --------------------------------------------------------------------- parser
 def _add_data_args(p):
-    p.add_argument("--dataset", default="digits",
-                   choices=["digits", "fashion-mnist", "cifar100"],
-                   help="dataset (default: digits, which ships with scikit-learn)")
-    p.add_argument("--data-path", default=None,
-                   help="folder of the dataset files, where the loader needs one")
-    p.add_argument("--max-train", type=_positive_int, default=None,
-                   help="use a stratified subset of this many training items")
+    p.add_argument(
+        "--dataset",
+        default="digits",
+        choices=["digits", "fashion-mnist", "cifar100"],
+        help="dataset (default: digits, which ships with scikit-learn)",
+    )
+    p.add_argument(
+        "--data-path",
+        default=None,
+        help="folder of the dataset files, where the loader needs one",
+    )
+    p.add_argument(
+        "--max-train",
+        type=_positive_int,
+        default=None,
+        help="use a stratified subset of this many training items",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (deep hashers)")
-    p.add_argument("--epochs", type=_positive_int, default=None,
-                   help="override the deep hashers' number of epochs")
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="override the deep hashers' number of epochs",
+    )
 
 
 def build_parser():
@@ -259,18 +296,27 @@ def build_parser():
     parser = _Parser(prog="sklhash", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("benchmark", help="compare hashers: methods x bits x seeds",
-                       description="Train each method at each code length, "
-                       "evaluate with sklhash.metrics and write results.json, "
-                       "results.md and pr_curves.png.")
+    p = sub.add_parser(
+        "benchmark",
+        help="compare hashers: methods x bits x seeds",
+        description="Train each method at each code length, "
+        "evaluate with sklhash.metrics and write results.json, "
+        "results.md and pr_curves.png.",
+    )
     _add_data_args(p)
-    p.add_argument("--methods", nargs="+", default=None,
-                   help="methods to run (default: all)")
+    p.add_argument(
+        "--methods", nargs="+", default=None, help="methods to run (default: all)"
+    )
     p.add_argument("--bits", nargs="+", type=_positive_int, default=[16, 32, 64])
-    p.add_argument("--seeds", type=_positive_int, default=1,
-                   help="number of seeds (0..N-1)")
-    p.add_argument("--max-query", type=_positive_int, default=None,
-                   help="use a stratified subset of this many queries")
+    p.add_argument(
+        "--seeds", type=_positive_int, default=1, help="number of seeds (0..N-1)"
+    )
+    p.add_argument(
+        "--max-query",
+        type=_positive_int,
+        default=None,
+        help="use a stratified subset of this many queries",
+    )
     p.add_argument("--out", default="results", help="output folder")
     p.set_defaults(func=_cmd_benchmark)
 
@@ -292,21 +338,28 @@ def build_parser():
     p.add_argument("codes_db")
     p.add_argument("codes_q")
     p.add_argument("-k", type=_positive_int, default=10)
-    p.add_argument("--backend", default="auto", choices=["auto", "numpy", "faiss", "mih"])
-    p.add_argument("--out", default=None, help=".npz for distances and indices "
-                   "(default: print)")
+    p.add_argument(
+        "--backend", default="auto", choices=["auto", "numpy", "faiss", "mih"]
+    )
+    p.add_argument(
+        "--out", default=None, help=".npz for distances and indices (default: print)"
+    )
     p.set_defaults(func=_cmd_search)
 
-    p = sub.add_parser("evaluate", help="retrieval metrics of query codes against "
-                       "database codes")
+    p = sub.add_parser(
+        "evaluate", help="retrieval metrics of query codes against database codes"
+    )
     p.add_argument("codes_db")
     p.add_argument("codes_q")
     p.add_argument("labels_db")
     p.add_argument("labels_q")
     p.add_argument("-k", type=_positive_int, default=1000)
-    p.add_argument("--hierarchy", default=None,
-                   choices=["fashion-mnist", "cifar100", "imagenet"],
-                   help="shipped hierarchy for mAHP@250")
+    p.add_argument(
+        "--hierarchy",
+        default=None,
+        choices=["fashion-mnist", "cifar100", "imagenet"],
+        help="shipped hierarchy for mAHP@250",
+    )
     p.set_defaults(func=_cmd_evaluate)
     return parser
 

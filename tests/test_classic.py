@@ -57,8 +57,11 @@ def _map_at_k(codes, y, k=50):
 def test_learned_hashers_beat_lsh_on_digits():
     X, y = load_digits(return_X_y=True)
     lsh = _map_at_k(LSHHasher(bits=16, random_state=0).fit_transform(X), y)
-    for hasher in [PCAHasher(bits=16), ITQHasher(bits=16, random_state=0),
-                   SpectralHasher(bits=16)]:
+    for hasher in [
+        PCAHasher(bits=16),
+        ITQHasher(bits=16, random_state=0),
+        SpectralHasher(bits=16),
+    ]:
         score = _map_at_k(hasher.fit_transform(X), y)
         assert score > 0.5, type(hasher).__name__
     itq = _map_at_k(ITQHasher(bits=16, random_state=0).fit_transform(X), y)

@@ -12,8 +12,21 @@ from sklhash.cli import main
 
 def test_benchmark_writes_report(tmp_path, capsys):
     out = tmp_path / "bench"
-    code = main(["benchmark", "--methods", "lsh", "itq", "--bits", "8", "16",
-                 "--seeds", "2", "--out", str(out)])
+    code = main(
+        [
+            "benchmark",
+            "--methods",
+            "lsh",
+            "itq",
+            "--bits",
+            "8",
+            "16",
+            "--seeds",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "4/8" in printed and "| itq | 16 |" in printed
@@ -36,7 +49,9 @@ def test_fit_encode_search_evaluate(tmp_path, capsys):
     np.save(tmp_path / "X.npy", X / 16.0)
     np.save(tmp_path / "y.npy", y)
     codes = tmp_path / "codes.npy"
-    assert main(["encode", str(model), str(tmp_path / "X.npy"), "--out", str(codes)]) == 0
+    assert (
+        main(["encode", str(model), str(tmp_path / "X.npy"), "--out", str(codes)]) == 0
+    )
     c = np.load(codes)
     assert c.dtype == np.uint8 and c.shape == (len(X), 2)
     capsys.readouterr()
@@ -46,8 +61,20 @@ def test_fit_encode_search_evaluate(tmp_path, capsys):
     # Each item is its own nearest neighbour at distance 0 (or ties before it
     # with a smaller index, also at distance 0).
     assert lines[0].split("\t")[1].split()[0] == "0:0"
-    assert main(["search", str(codes), str(codes), "-k", "3",
-                 "--out", str(tmp_path / "nn.npz")]) == 0
+    assert (
+        main(
+            [
+                "search",
+                str(codes),
+                str(codes),
+                "-k",
+                "3",
+                "--out",
+                str(tmp_path / "nn.npz"),
+            ]
+        )
+        == 0
+    )
     with np.load(tmp_path / "nn.npz") as nn:
         assert nn["indices"].shape == (len(X), 3)
     capsys.readouterr()
@@ -62,12 +89,19 @@ def test_fit_encode_search_evaluate(tmp_path, capsys):
     [
         (["benchmark", "--methods", "nope"], "unknown method 'nope'"),
         (["benchmark", "--dataset", "cifar100"], "needs data_path"),
-        (["benchmark", "--dataset", "fashion-mnist", "--data-path", "/nonexistent"],
-         "cannot load dataset 'fashion-mnist'"),
+        (
+            ["benchmark", "--dataset", "fashion-mnist", "--data-path", "/nonexistent"],
+            "cannot load dataset 'fashion-mnist'",
+        ),
         (["benchmark", "--bits", "0"], "expected a positive integer"),
-        (["fit", "--method", "itq", "--out", "/nonexistent/dir/m.joblib"],
-         "does not exist"),
-        (["encode", "/nonexistent.joblib", "x.npy", "--out", "c.npy"], "does not exist"),
+        (
+            ["fit", "--method", "itq", "--out", "/nonexistent/dir/m.joblib"],
+            "does not exist",
+        ),
+        (
+            ["encode", "/nonexistent.joblib", "x.npy", "--out", "c.npy"],
+            "does not exist",
+        ),
         (["search", "/nonexistent.npy", "/nonexistent.npy"], "does not exist"),
         (["frobnicate"], "invalid choice"),
         ([], "required"),
@@ -92,7 +126,9 @@ def test_bad_files(tmp_path, capsys):
     assert "uint8" in capsys.readouterr().err
     junk = tmp_path / "m.joblib"
     junk.write_bytes(b"junk")
-    assert main(["encode", str(junk), str(floats), "--out", str(tmp_path / "c.npy")]) == 2
+    assert (
+        main(["encode", str(junk), str(floats), "--out", str(tmp_path / "c.npy")]) == 2
+    )
     assert "could not be loaded" in capsys.readouterr().err
     assert not (tmp_path / "c.npy").exists()
 

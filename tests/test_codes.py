@@ -24,7 +24,7 @@ def test_pack_unpack_round_trip(bits):
     np.testing.assert_array_equal(unpack_codes(codes, bits.shape[1]), bits)
     # Padding bits are zero.
     full = np.unpackbits(codes, axis=1)
-    assert not full[:, bits.shape[1]:].any()
+    assert not full[:, bits.shape[1] :].any()
 
 
 @given(bit_matrices())
@@ -35,7 +35,9 @@ def test_bit_zero_is_msb_of_byte_zero(bits):
 
 @given(bit_matrices(), st.data())
 def test_hamming_is_count_of_differing_bits(a_bits, data):
-    b_bits = data.draw(arrays(np.bool_, (data.draw(st.integers(1, 9)), a_bits.shape[1])))
+    b_bits = data.draw(
+        arrays(np.bool_, (data.draw(st.integers(1, 9)), a_bits.shape[1]))
+    )
     a, b = pack_codes(a_bits), pack_codes(b_bits)
     expected = (a_bits[:, None, :] != b_bits[None, :, :]).sum(axis=2)
     d = hamming_distances(a, b)
@@ -63,7 +65,9 @@ def test_real_values_thresholded_strictly_at_zero():
 def test_non_contiguous_codes():
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 256, size=(7, 16), dtype=np.uint8)[:, ::2]
-    expected = (np.unpackbits(codes, axis=1)[:, None] != np.unpackbits(codes, axis=1)[None]).sum(2)
+    expected = (
+        np.unpackbits(codes, axis=1)[:, None] != np.unpackbits(codes, axis=1)[None]
+    ).sum(2)
     np.testing.assert_array_equal(hamming_distances(codes), expected)
 
 
@@ -74,8 +78,12 @@ def test_non_contiguous_codes():
         (lambda: unpack_codes(np.zeros((2, 2), np.uint8), 8), "n_bits=8"),
         (lambda: unpack_codes(np.zeros((2, 2), np.int64), 16), "uint8"),
         (lambda: unpack_codes(np.zeros(2, np.uint8), 8), "2-d"),
-        (lambda: hamming_distances(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8)),
-         "same code width"),
+        (
+            lambda: hamming_distances(
+                np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8)
+            ),
+            "same code width",
+        ),
         (lambda: pack_codes(np.zeros(3)), "2-d"),
         (lambda: pack_codes(np.array([["a"]])), "boolean or numeric"),
     ],

@@ -19,18 +19,43 @@ class ToyHasher(BaseDeepHasher):
     _parameter_constraints = {**BaseDeepHasher._parameter_constraints}
     _uses_targets = True
 
-    def __init__(self, bits=8, *, backbone="mlp", hidden_layer_sizes=(32,),
-                 max_epochs=2, batch_size=64, lr=1e-2, optimizer="adam",
-                 weight_decay=0.0, device="cpu", random_state=None, verbose=0,
-                 callbacks=None, validation_fraction=None, early_stopping=False,
-                 quantization=None, scale=1.0):
+    def __init__(
+        self,
+        bits=8,
+        *,
+        backbone="mlp",
+        hidden_layer_sizes=(32,),
+        max_epochs=2,
+        batch_size=64,
+        lr=1e-2,
+        optimizer="adam",
+        weight_decay=0.0,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        validation_fraction=None,
+        early_stopping=False,
+        quantization=None,
+        scale=1.0,
+    ):
         super().__init__(
-            bits, backbone=backbone, hidden_layer_sizes=hidden_layer_sizes,
-            max_epochs=max_epochs, batch_size=batch_size, lr=lr,
-            optimizer=optimizer, weight_decay=weight_decay, device=device,
-            random_state=random_state, verbose=verbose, callbacks=callbacks,
+            bits,
+            backbone=backbone,
+            hidden_layer_sizes=hidden_layer_sizes,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
             validation_fraction=validation_fraction,
-            early_stopping=early_stopping, quantization=quantization)
+            early_stopping=early_stopping,
+            quantization=quantization,
+        )
         self.scale = scale
 
     def _fit_targets(self, X, y):
@@ -66,8 +91,10 @@ def test_learns_and_beats_lsh(digits):
     toy = ToyHasher(bits=16, max_epochs=5, random_state=0).fit(X, y)
     lsh = LSHHasher(bits=16, random_state=0).fit(X)
     assert _retrieval_precision(toy.transform(X), y) > 0.85
-    assert _retrieval_precision(toy.transform(X), y) > _retrieval_precision(
-        lsh.transform(X), y) + 0.2
+    assert (
+        _retrieval_precision(toy.transform(X), y)
+        > _retrieval_precision(lsh.transform(X), y) + 0.2
+    )
     assert len(toy.history_) == 5
     assert toy.device_ == "cpu"
 
@@ -125,8 +152,13 @@ def test_cuda_request_without_gpu(digits):
 
 def test_validation_split_and_early_stopping(digits):
     X, y = digits
-    toy = ToyHasher(max_epochs=40, validation_fraction=0.2, early_stopping=True,
-                    lr=0.05, random_state=0).fit(X[:400], y[:400])
+    toy = ToyHasher(
+        max_epochs=40,
+        validation_fraction=0.2,
+        early_stopping=True,
+        lr=0.05,
+        random_state=0,
+    ).fit(X[:400], y[:400])
     assert "valid_loss" in toy.history_[-1]
     assert len(toy.history_) < 40
 
@@ -157,16 +189,16 @@ def test_verbose_prints_progress(digits, capsys):
 def test_householder_two_stage(digits):
     X, y = digits
     plain = ToyHasher(bits=12, max_epochs=8, random_state=0).fit(X[:600], y[:600])
-    two = ToyHasher(bits=12, max_epochs=8, quantization="householder",
-                    random_state=0).fit(X[:600], y[:600])
+    two = ToyHasher(
+        bits=12, max_epochs=8, quantization="householder", random_state=0
+    ).fit(X[:600], y[:600])
     assert two.quantizer_ is not None and plain.quantizer_ is None
     values = two.decision_function(X)
     assert values.shape == (len(X), 12)
     # The second stage rotates the raw outputs orthogonally: norms are kept
     # up to the quantiser's rescaling to sqrt(bits).
     raw = two.embed(X)
-    np.testing.assert_allclose(
-        np.linalg.norm(values, axis=1), np.sqrt(12), rtol=1e-3)
+    np.testing.assert_allclose(np.linalg.norm(values, axis=1), np.sqrt(12), rtol=1e-3)
     assert raw.shape == values.shape
     np.testing.assert_array_equal(two.transform(X), np.packbits(values > 0, axis=1))
     # Same network (same seed), so the rotation is the only difference.

@@ -18,12 +18,27 @@ def test_docs_build_without_warnings(tmp_path):
     shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("_build", "generated"))
     for folder in ["examples", "benchmarks"]:
         if (DOCS.parent / folder).is_dir():
-            shutil.copytree(DOCS.parent / folder, tmp_path / folder,
-                            ignore=shutil.ignore_patterns("results", "__pycache__"))
+            shutil.copytree(
+                DOCS.parent / folder,
+                tmp_path / folder,
+                ignore=shutil.ignore_patterns("results", "__pycache__"),
+            )
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
-         str(src), str(tmp_path / "html")],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-W",
+            "--keep-going",
+            "-q",
+            str(src),
+            str(tmp_path / "html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-5000:]
     assert (tmp_path / "html" / "index.html").exists()

@@ -249,7 +249,9 @@ class BaseDeepHasher(BaseHasher):
                 + "."
             )
         device = _resolve_device(self.device)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
         fork_devices = [torch.device(device)] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
@@ -288,10 +290,15 @@ class BaseDeepHasher(BaseHasher):
         if self.early_stopping:
             monitor = "valid_loss" if train_split is not None else "train_loss"
             callbacks.append(
-                ("early_stopping", EarlyStopping(
-                    monitor=monitor, patience=_EARLY_STOPPING_PATIENCE,
-                    load_best=True, sink=lambda *a: None,
-                ))
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor=monitor,
+                        patience=_EARLY_STOPPING_PATIENCE,
+                        load_best=True,
+                        sink=lambda *a: None,
+                    ),
+                )
             )
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -339,7 +346,9 @@ class BaseDeepHasher(BaseHasher):
         outs = []
         with torch.no_grad():
             for start in range(0, X.shape[0], step):
-                out = module(torch.as_tensor(X[start:start + step], device=net.device))
+                out = module(
+                    torch.as_tensor(X[start : start + step], device=net.device)
+                )
                 if codes:
                     out = self._codes_from_output(out)
                 elif isinstance(out, (tuple, list)):
@@ -386,4 +395,3 @@ class BaseDeepHasher(BaseHasher):
         tags.non_deterministic = False
         tags.target_tags.required = self._uses_targets
         return tags
-

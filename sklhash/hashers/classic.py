@@ -29,8 +29,9 @@ def _pca(X, n_components):
     components = vt[:n_components]
     # Fix each direction's sign (largest absolute loading positive) so the
     # codes do not depend on LAPACK's arbitrary sign choice.
-    signs = np.sign(components[np.arange(len(components)),
-                               np.abs(components).argmax(axis=1)])
+    signs = np.sign(
+        components[np.arange(len(components)), np.abs(components).argmax(axis=1)]
+    )
     signs[signs == 0] = 1
     return mean, components * signs[:, None], s[:n_components]
 
@@ -427,8 +428,10 @@ class SpectralHasher(BaseHasher):
             # Tiny or degenerate data: repeat the frequencies of the widest
             # direction beyond its candidates so every bit is defined.
             widest = int(np.argmax(self.range_))
-            extra = [(widest, max_mode[widest] + i + 1)
-                     for i in range(self.bits - len(order))]
+            extra = [
+                (widest, max_mode[widest] + i + 1)
+                for i in range(self.bits - len(order))
+            ]
             candidates += extra
             order = np.concatenate([order, np.arange(len(order), len(candidates))])
         modes = np.zeros((self.bits, n_pca))
