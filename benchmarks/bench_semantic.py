@@ -14,10 +14,12 @@ Two datasets:
   standard deviation); 1,000 random items are the queries, the rest the
   database and training data.
 
-Metrics: mAP@1000 of the codes (tie-averaged, AP normalised by min(R, k), see
-:mod:`sklhash.metrics`), the same for ``decision_function`` outputs under
-Euclidean distance (``float``; the gap is the rounding loss), mAHP@250,
-precision within Hamming radius 2 (P@r<=2), fit seconds.
+Metrics (the loop of :mod:`sklhash._benchmark`): mAP@1000 of the codes
+(tie-averaged, AP normalised by min(R, k), see :mod:`sklhash.metrics`), the
+same for the continuous outputs (``embed``) under Euclidean distance
+(``float``; the gap is the rounding loss), mAHP@250 and its float twin,
+precision within Hamming radius 2 (P@r<=2), fit seconds; the harness adds
+mAP@all and the DeepHash-convention mAP@1000.
 
 Usage::
 
@@ -25,23 +27,26 @@ Usage::
     python benchmarks/bench_semantic.py --dataset gloss --bits 16 32 64
     python benchmarks/bench_semantic.py --ablation --dataset gloss --bits 16
 
-Each run writes ``<out>.json`` and ``<out>.md`` (a markdown table).
+Each run writes ``<out>.json``, ``<out>.md`` (a markdown table) and
+``<out>_pr_curves.png``.
 """
 
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 
 from sklhash import ITQHasher, LSHHasher, SemanticKLHasher
-from sklhash.metrics import (
-    mean_average_hierarchical_precision,
-    mean_average_precision,
-    precision_recall_at_radius,
+from sklhash._benchmark import (
+    BenchmarkData,
+    markdown_table,
+    run_benchmark,
+    summarize,
+    write_report,
 )
+from sklhash.metrics import mean_average_hierarchical_precision
 
 
 def load_fashion(n_train, n_query):
@@ -91,25 +96,28 @@ def _deep_baselines():
     return {"DPSH": DPSHHasher, "HashNet": HashNetHasher, "CSQ": CSQHasher}
 
 
-def methods(bits, epochs, backbone, hidden, seed, include, hierarchy):
-    deep = dict(
-        backbone=backbone,
-        hidden_layer_sizes=hidden,
-        max_epochs=epochs,
-        random_state=seed,
-    )
+def _factory(cls, **params):
+    def factory(bits, seed):
+        return cls(bits=bits, random_state=seed, **params)
+
+    return factory
+
+
+def methods(epochs, backbone, hidden, include, hierarchy):
+    """(label, factory(bits, seed)) pairs of the benchmark."""
+    deep = dict(backbone=backbone, hidden_layer_sizes=hidden, max_epochs=epochs)
     out = {
-        "SemanticKL": SemanticKLHasher(bits=bits, **deep),
-        "SemanticKL (kl_weight=0)": SemanticKLHasher(bits=bits, kl_weight=0, **deep),
-        "SemanticKL (hierarchy)": SemanticKLHasher(
-            bits=bits, hierarchy=hierarchy, **deep
+        "SemanticKL": _factory(SemanticKLHasher, **deep),
+        "SemanticKL (kl_weight=0)": _factory(SemanticKLHasher, kl_weight=0, **deep),
+        "SemanticKL (hierarchy)": _factory(
+            SemanticKLHasher, hierarchy=hierarchy, **deep
         ),
-        "LSH": LSHHasher(bits=bits, random_state=seed),
+        "LSH": _factory(LSHHasher),
     }
     if backbone != "cnn":
-        out["ITQ"] = ITQHasher(bits=bits, random_state=seed)
+        out["ITQ"] = _factory(ITQHasher)
     for name, cls in _deep_baselines().items():
-        out[name] = cls(bits=bits, **deep)
+        out[name] = _factory(cls, **deep)
     # The deep baselines run only when named (``--methods ... DPSH CSQ``): on
     # Fashion-MNIST benchmarks/bench_supervised.py reports them on this split.
     default = {
@@ -119,94 +127,50 @@ def methods(bits, epochs, backbone, hidden, seed, include, hierarchy):
         "LSH",
         "ITQ",
     }
-    return {k: v for k, v in out.items() if k in (include or default)}
+    return [(k, v) for k, v in out.items() if k in (include or default)]
 
 
-def ablation(bits, epochs, backbone, hidden, seed, hierarchy):
-    deep = dict(
-        bits=bits,
-        backbone=backbone,
-        hidden_layer_sizes=hidden,
-        max_epochs=epochs,
-        random_state=seed,
-    )
+def ablation(epochs, backbone, hidden, hierarchy):
+    """(label, factory(bits, seed)) pairs of SemanticKLHasher variants."""
+    deep = dict(backbone=backbone, hidden_layer_sizes=hidden, max_epochs=epochs)
+    variants = {
+        "kl (default)": {},
+        "kl_weight=0": {"kl_weight": 0},
+        "kl_warmup=0": {"kl_warmup": 0.0},
+        "ce_weight=0": {"ce_weight": 0.0},
+        "ce_weight=0, kl_weight=0": {"ce_weight": 0.0, "kl_weight": 0},
+        "l2 (weight 0.1)": {"quantization": "l2", "kl_weight": 0.1},
+        "householder": {"quantization": "householder"},
+        "joint k-NN KL (1e-3)": {"kl_form": "joint", "kl_weight": 1e-3},
+        "bitwise kernel KL (0.01)": {"kl_form": "bitwise", "kl_weight": 0.01},
+        "ce_weight=1": {"ce_weight": 1.0},
+        "hierarchy": {"hierarchy": hierarchy},
+        "hierarchy, kl_weight=0": {"hierarchy": hierarchy, "kl_weight": 0},
+        "hierarchy, ce_weight=0": {"hierarchy": hierarchy, "ce_weight": 0.0},
+    }
+    return [
+        (name, _factory(SemanticKLHasher, **params, **deep))
+        for name, params in variants.items()
+    ]
+
+
+def _float_columns(est, data, row):
+    """The continuous outputs' mAHP@250 and the rounding gap of mAP@1000."""
+    if not hasattr(est, "embed"):
+        return {}
+    fq, fdb = est.embed(data.X_query), est.embed(data.X_db)
     return {
-        "kl (default)": SemanticKLHasher(**deep),
-        "kl_weight=0": SemanticKLHasher(kl_weight=0, **deep),
-        "kl_warmup=0": SemanticKLHasher(kl_warmup=0.0, **deep),
-        "ce_weight=0": SemanticKLHasher(ce_weight=0.0, **deep),
-        "ce_weight=0, kl_weight=0": SemanticKLHasher(
-            ce_weight=0.0, kl_weight=0, **deep
-        ),
-        "l2 (weight 0.1)": SemanticKLHasher(quantization="l2", kl_weight=0.1, **deep),
-        "householder": SemanticKLHasher(quantization="householder", **deep),
-        "joint k-NN KL (1e-3)": SemanticKLHasher(
-            kl_form="joint", kl_weight=1e-3, **deep
-        ),
-        "bitwise kernel KL (0.01)": SemanticKLHasher(
-            kl_form="bitwise", kl_weight=0.01, **deep
-        ),
-        "ce_weight=1": SemanticKLHasher(ce_weight=1.0, **deep),
-        "hierarchy": SemanticKLHasher(hierarchy=hierarchy, **deep),
-        "hierarchy, kl_weight=0": SemanticKLHasher(
-            hierarchy=hierarchy, kl_weight=0, **deep
-        ),
-        "hierarchy, ce_weight=0": SemanticKLHasher(
-            hierarchy=hierarchy, ce_weight=0.0, **deep
+        "gap": row["float mAP@1000"] - row["mAP@1000"],
+        "float mAHP@250": mean_average_hierarchical_precision(
+            fq,
+            fdb,
+            data.y_query,
+            data.y_db,
+            similarity=data.hierarchy,
+            k=250,
+            metric="euclidean",
         ),
     }
-
-
-def evaluate(est, Xtr, ytr, Xdb, ydb, Xq, yq, hierarchy):
-    t = time.perf_counter()
-    est.fit(Xtr, ytr)
-    fit_s = time.perf_counter() - t
-    cq, cdb = est.transform(Xq), est.transform(Xdb)
-    row = {
-        "mAP@1000": mean_average_precision(cq, cdb, yq, ydb, k=1000),
-        "mAHP@250": mean_average_hierarchical_precision(
-            cq, cdb, yq, ydb, similarity=hierarchy, k=250
-        ),
-        "P@r<=2": float(
-            np.mean(precision_recall_at_radius(cq, cdb, yq, ydb, radius=2)[0])
-        ),
-        "fit_s": fit_s,
-    }
-    if hasattr(est, "net_"):
-        fq, fdb = est.decision_function(Xq), est.decision_function(Xdb)
-        row["float mAP@1000"] = mean_average_precision(
-            fq, fdb, yq, ydb, k=1000, metric="euclidean"
-        )
-        row["float mAHP@250"] = mean_average_hierarchical_precision(
-            fq, fdb, yq, ydb, similarity=hierarchy, k=250, metric="euclidean"
-        )
-        row["gap"] = row["float mAP@1000"] - row["mAP@1000"]
-    return row
-
-
-def to_markdown(rows, title):
-    cols = [
-        "mAP@1000",
-        "float mAP@1000",
-        "gap",
-        "mAHP@250",
-        "float mAHP@250",
-        "P@r<=2",
-        "fit_s",
-    ]
-    lines = [
-        f"#### {title}",
-        "",
-        "| method | bits | " + " | ".join(cols) + " |",
-        "|---|---|" + "---|" * len(cols),
-    ]
-    for r in rows:
-        cells = [
-            "" if c not in r else (f"{r[c]:.1f}" if c == "fit_s" else f"{r[c]:.3f}")
-            for c in cols
-        ]
-        lines.append(f"| {r['method']} | {r['bits']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
@@ -238,33 +202,47 @@ def main(argv=None):
     hidden = tuple(args.hidden)
     kind = "ablation" if args.ablation else "benchmark"
     out = args.out or f"bench_semantic_{args.dataset}_{kind}"
-    rows = []
-    for bits in args.bits:
-        if args.ablation:
-            ests = ablation(bits, args.epochs, args.backbone, hidden, args.seed, h)
-            if args.methods:
-                ests = {k: v for k, v in ests.items() if k in args.methods}
-        else:
-            ests = methods(
-                bits, args.epochs, args.backbone, hidden, args.seed, args.methods, h
-            )
-        for name, est in ests.items():
-            row = {
-                "method": name,
-                "bits": bits,
-                **evaluate(est, Xtr, ytr, Xdb, ydb, Xq, yq, h),
-            }
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-            Path(out + ".json").write_text(
-                json.dumps({"args": vars(args), "rows": rows}, indent=1)
-            )
-    title = (
-        f"{args.dataset}: {len(Xtr)} train, {len(Xdb)} database, {len(Xq)} queries, "
-        f"{args.backbone} {hidden}, {args.epochs} epochs, seed {args.seed}"
+    if args.ablation:
+        ests = ablation(args.epochs, args.backbone, hidden, h)
+        if args.methods:
+            ests = [(k, v) for k, v in ests if k in args.methods]
+    else:
+        ests = methods(args.epochs, args.backbone, hidden, args.methods, h)
+    data = BenchmarkData(
+        args.dataset,
+        Xtr,
+        ytr,
+        Xq,
+        yq,
+        X_db=Xdb,
+        y_db=ydb,
+        hierarchy=h,
+        description=(
+            f"{args.dataset} ({kind}): {len(Xtr)} train, {len(Xdb)} database, "
+            f"{len(Xq)} queries, {args.backbone} {hidden}, {args.epochs} epochs, "
+            f"seed {args.seed}"
+        ),
+        extra={"args": vars(args)},
     )
-    Path(out + ".md").write_text(to_markdown(rows, title))
-    print(to_markdown(rows, title))
+    out_dir, name = os.path.dirname(out) or ".", os.path.basename(out)
+    results = []
+
+    def progress(row):
+        results.append(row)
+        print(json.dumps({k: v for k, v in row.items() if not k.startswith("pr_")}))
+        # Rewrite after every method so a long run keeps what it measured.
+        write_report(results, out_dir, data, plot=False, name=name)
+
+    run_benchmark(
+        data,
+        ests,
+        bits=args.bits,
+        seeds=(args.seed,),
+        progress=progress,
+        extra_metrics=_float_columns,
+    )
+    write_report(results, out_dir, data, name=name)
+    print(markdown_table(summarize(results)))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ database is the whole 60k training split and the queries are the first
 * precision within Hamming radius 2 (an empty lookup counts as 0);
 * fit seconds (one thread unless ``--threads``).
 
-LSH and ITQ on the same split are included as references. Results go to
-``<out>/supervised_fashion_mnist_<backbone>.json`` and ``.md``.
+LSH and ITQ on the same split are included as references. The loop and the
+metrics are :mod:`sklhash._benchmark`'s (which adds mAP@all); results go to
+``<out>/supervised_fashion_mnist_<backbone>.json``, ``.md`` and
+``_pr_curves.png``.
 
 Usage::
 
@@ -24,88 +26,42 @@ Usage::
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 
-import numpy as np
 
-
-def _methods(args, bits, seed):
+def _methods(args):
+    """(label, factory(bits, seed)) pairs, in the order of ``--methods``."""
     from sklhash import CSQHasher, DPSHHasher, HashNetHasher, ITQHasher, LSHHasher
 
-    deep = {
-        "backbone": args.backbone,
-        "hidden_layer_sizes": tuple(args.hidden),
-        "max_epochs": args.max_epochs,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "random_state": seed,
+    def deep(cls):
+        def factory(bits, seed):
+            return cls(
+                bits=bits,
+                backbone=args.backbone,
+                hidden_layer_sizes=tuple(args.hidden),
+                max_epochs=args.max_epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                random_state=seed,
+            )
+
+        return factory
+
+    available = {
+        "LSH": lambda bits, seed: LSHHasher(bits=bits, random_state=seed),
+        "ITQ": lambda bits, seed: ITQHasher(bits=bits, random_state=seed),
+        "DPSH": deep(DPSHHasher),
+        "HashNet": deep(HashNetHasher),
+        "CSQ": deep(CSQHasher),
     }
-    return {
-        "LSH": lambda: LSHHasher(bits=bits, random_state=seed),
-        "ITQ": lambda: ITQHasher(bits=bits, random_state=seed),
-        "DPSH": lambda: DPSHHasher(bits=bits, **deep),
-        "HashNet": lambda: HashNetHasher(bits=bits, **deep),
-        "CSQ": lambda: CSQHasher(bits=bits, **deep),
-    }
-
-
-def _evaluate(hasher, X_db, y_db, X_q, y_q, hierarchy):
-    from sklhash.metrics import (
-        mean_average_hierarchical_precision,
-        mean_average_precision,
-        precision_recall_at_radius,
-    )
-
-    t0 = time.perf_counter()
-    db = hasher.transform(X_db)
-    q = hasher.transform(X_q)
-    encode_s = time.perf_counter() - t0
-    row = {
-        "mAP@1000": mean_average_precision(q, db, y_q, y_db, k=1000),
-        "mAP@1000_deephash": mean_average_precision(
-            q, db, y_q, y_db, k=1000, normalize="retrieved"
-        ),
-        "mAHP@250": mean_average_hierarchical_precision(
-            q, db, y_q, y_db, similarity=hierarchy, k=250
-        ),
-        "P@r<=2": precision_recall_at_radius(q, db, y_q, y_db, radius=2)[0],
-        "encode_per_s": (len(X_db) + len(X_q)) / encode_s,
-    }
-    if hasattr(hasher, "embed"):
-        row["mAP@1000_float"] = mean_average_precision(
-            hasher.embed(X_q), hasher.embed(X_db), y_q, y_db, k=1000, metric="cosine"
-        )
-    return {k: float(v) for k, v in row.items()}
-
-
-def _markdown(results, meta):
-    cols = ["mAP@1000", "mAP@1000_deephash", "mAP@1000_float", "mAHP@250",
-            "P@r<=2", "fit_s"]
-    lines = [
-        f"Fashion-MNIST, backbone `{meta['backbone']}` "
-        f"(hidden {meta['hidden']}), trained on {meta['n_train']} images, "
-        f"{meta['max_epochs']} epochs, batch {meta['batch_size']}, Adam lr "
-        f"{meta['lr']}; database = {meta['n_db']} training images, "
-        f"{meta['n_query']} test queries; seed {meta['seed']}; "
-        f"{meta['threads']} thread(s).",
-        "",
-        "| method | bits | " + " | ".join(cols) + " |",
-        "|---|---:|" + "---:|" * len(cols),
-    ]
-    for r in results:
-        cells = []
-        for c in cols:
-            v = r.get(c)
-            cells.append("" if v is None else (f"{v:.1f}" if c == "fit_s" else f"{v:.3f}"))
-        lines.append(f"| {r['method']} | {r['bits']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return [(name, available[name]) for name in args.methods]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--methods", nargs="+",
-                        default=["LSH", "ITQ", "DPSH", "HashNet", "CSQ"])
+    parser.add_argument(
+        "--methods", nargs="+", default=["LSH", "ITQ", "DPSH", "HashNet", "CSQ"]
+    )
     parser.add_argument("--bits", nargs="+", type=int, default=[16, 32, 64])
     parser.add_argument("--backbone", default="mlp", choices=["mlp", "cnn"])
     parser.add_argument("--hidden", nargs="+", type=int, default=[1024])
@@ -122,6 +78,13 @@ def main(argv=None):
     import skorch  # noqa: F401  (imported here so fit times exclude it)
     import torch
 
+    from sklhash._benchmark import (
+        BenchmarkData,
+        markdown_table,
+        run_benchmark,
+        summarize,
+        write_report,
+    )
     from sklhash.datasets import fashion_mnist_hierarchy, load_fashion_mnist
 
     torch.set_num_threads(args.threads)
@@ -129,39 +92,58 @@ def main(argv=None):
     X_q, y_q = load_fashion_mnist("test", return_X_y=True)
     X_q, y_q = X_q[: args.n_query], y_q[: args.n_query]
     X_tr, y_tr = X_db[: args.n_train], y_db[: args.n_train]
-    hierarchy = fashion_mnist_hierarchy()
 
     meta = {
-        "dataset": "fashion-mnist", "backbone": args.backbone,
-        "hidden": list(args.hidden), "max_epochs": args.max_epochs,
-        "batch_size": args.batch_size, "lr": args.lr, "n_train": len(X_tr),
-        "n_db": len(X_db), "n_query": len(X_q), "seed": args.seed,
-        "threads": args.threads, "torch": torch.__version__,
+        "backbone": args.backbone,
+        "hidden": list(args.hidden),
+        "max_epochs": args.max_epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "threads": args.threads,
+        "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
-        "metric_notes": "mAP tie-exact (ties=average), AP@k / min(R, k); "
-                        "_deephash: AP@k / hits in top k (DeepHash-pytorch).",
     }
+    data = BenchmarkData(
+        "fashion-mnist",
+        X_tr,
+        y_tr,
+        X_q,
+        y_q,
+        X_db=X_db,
+        y_db=y_db,
+        hierarchy=fashion_mnist_hierarchy(),
+        description=(
+            f"Fashion-MNIST pixels in [0, 1], backbone `{args.backbone}` (hidden "
+            f"{list(args.hidden)}), {args.max_epochs} epochs, batch "
+            f"{args.batch_size}, Adam lr {args.lr}; trained on the first "
+            f"{len(X_tr)} training images, database = the {len(X_db)} training "
+            f"images, the first {len(X_q)} test images as queries; seed "
+            f"{args.seed}; {args.threads} thread(s); float mAP ranks the "
+            "continuous outputs by cosine"
+        ),
+        extra=meta,
+    )
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"supervised_fashion_mnist_{args.backbone}"
+    name = f"supervised_fashion_mnist_{args.backbone}"
     results = []
-    for bits in args.bits:
-        methods = _methods(args, bits, args.seed)
-        for name in args.methods:
-            hasher = methods[name]()
-            t0 = time.perf_counter()
-            hasher.fit(X_tr, y_tr)
-            fit_s = time.perf_counter() - t0
-            row = {"method": name, "bits": bits, "fit_s": fit_s,
-                   **_evaluate(hasher, X_db, y_db, X_q, y_q, hierarchy)}
-            results.append(row)
-            print(json.dumps(row), flush=True)
-            # Rewrite after every method so a long run keeps what it measured.
-            stem.with_suffix(".json").write_text(
-                json.dumps({"meta": meta, "results": results}, indent=1)
-            )
-            stem.with_suffix(".md").write_text(_markdown(results, meta))
-    print(_markdown(results, meta))
+
+    def progress(row):
+        results.append(row)
+        print(json.dumps({k: v for k, v in row.items() if not k.startswith("pr_")}))
+        # Rewrite after every method so a long run keeps what it measured.
+        write_report(results, out, data, plot=False, name=name)
+
+    run_benchmark(
+        data,
+        _methods(args),
+        bits=args.bits,
+        seeds=(args.seed,),
+        progress=progress,
+        float_metric="cosine",
+    )
+    write_report(results, out, data, name=name)
+    print(markdown_table(summarize(results)))
 
 
 if __name__ == "__main__":

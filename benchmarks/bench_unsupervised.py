@@ -11,14 +11,16 @@ training set, the last 297 the queries. Reported per method and code length:
   ``min(R, k)`` -- sklhash's definition, *not* DeepHash-pytorch's
   (``normalize="retrieved"``, also stored in the JSON);
 * precision within Hamming radius 2 (an empty lookup counts as 0);
-* fit seconds (one torch thread).
+* fit seconds (one torch thread);
+* mAP@all and the PR curve over Hamming radii, as :mod:`sklhash._benchmark`
+  (whose loop and metrics this script uses) reports them.
 
 The deep methods (NSHasher, CIBHasher) run ``--seeds`` seeds (mean +- std),
 the classic ones (LSH, PCAH, ITQ, SpectralHasher) one (ITQ/LSH: seed 0).
 NSH and CIBHash use the CNN backbone and image augmentations on
 Fashion-MNIST, the MLP backbone and feature augmentations on digits; the
-classic methods see the same pixels. Results: ``<out>/unsupervised_<data>.json``
-and ``.md``.
+classic methods see the same pixels. Results: ``<out>/unsupervised_<data>.json``,
+``.md`` and ``_pr_curves.png``.
 
 Usage::
 
@@ -29,28 +31,50 @@ Usage::
 import argparse
 import json
 import platform
-import time
-from pathlib import Path
 
 import numpy as np
 
 
 def _load(args):
+    """The split as a BenchmarkData, and the mAP cut-off k."""
+    from sklhash._benchmark import BenchmarkData
+
     if args.data == "digits":
         from sklearn.datasets import load_digits
 
         X, y = load_digits(return_X_y=True)
         X = (X / 16).astype(np.float32)
-        return X[:1500], y[:1500], X[:1500], y[:1500], X[1500:], y[1500:], 100
+        data = BenchmarkData(
+            "digits",
+            X[:1500],
+            y[:1500],
+            X[1500:],
+            y[1500:],
+            description="scikit-learn digits, 8x8 pixels in [0, 1]; the first "
+            "1500 images are training set and database, the last 297 queries",
+        )
+        return data, 100
     from sklhash.datasets import load_fashion_mnist
 
     X, y = load_fashion_mnist("train", return_X_y=True)
     Xq, yq = load_fashion_mnist("test", return_X_y=True)
-    return (X[: args.n_train], y[: args.n_train], X[: args.n_db], y[: args.n_db],
-            Xq[: args.n_query], yq[: args.n_query], 1000)
+    data = BenchmarkData(
+        "fashion-mnist",
+        X[: args.n_train],
+        y[: args.n_train],
+        Xq[: args.n_query],
+        yq[: args.n_query],
+        X_db=X[: args.n_db],
+        y_db=y[: args.n_db],
+        description=f"Fashion-MNIST pixels in [0, 1]; trained on the first "
+        f"{args.n_train} training images, database = the first {args.n_db}, "
+        f"the first {args.n_query} test images as queries",
+    )
+    return data, 1000
 
 
-def _methods(args, bits, seed):
+def _methods(args):
+    """(classic, deep): dicts of label -> factory(bits, seed)."""
     from sklhash import (
         CIBHasher,
         ITQHasher,
@@ -66,52 +90,27 @@ def _methods(args, bits, seed):
         hidden_layer_sizes=(256,),
         max_epochs=args.max_epochs,
         batch_size=args.batch_size,
-        random_state=seed,
     )
     classic = {
-        "LSH": lambda: LSHHasher(bits=bits, random_state=seed),
-        "PCAH": lambda: PCAHasher(bits=bits),
-        "ITQ": lambda: ITQHasher(bits=bits, random_state=seed),
-        "SH": lambda: SpectralHasher(bits=bits),
+        "LSH": lambda bits, seed: LSHHasher(bits=bits, random_state=seed),
+        "PCAH": lambda bits, seed: PCAHasher(bits=bits),
+        "ITQ": lambda bits, seed: ITQHasher(bits=bits, random_state=seed),
+        "SH": lambda bits, seed: SpectralHasher(bits=bits),
     }
     deep_methods = {
-        "CIBHash": lambda: CIBHasher(bits=bits, lr=args.lr_cib, **deep),
-        "NSH": lambda: NSHasher(
-            bits=bits, n_positives=args.n_positives, lr=args.lr_nsh,
-            warmup_epochs=args.warmup_epochs, **deep),
+        "CIBHash": lambda bits, seed: CIBHasher(
+            bits=bits, lr=args.lr_cib, random_state=seed, **deep
+        ),
+        "NSH": lambda bits, seed: NSHasher(
+            bits=bits,
+            n_positives=args.n_positives,
+            lr=args.lr_nsh,
+            warmup_epochs=args.warmup_epochs,
+            random_state=seed,
+            **deep,
+        ),
     }
     return classic, deep_methods
-
-
-def _evaluate(hasher, X_db, y_db, X_q, y_q, k):
-    from sklhash.metrics import mean_average_precision, precision_recall_at_radius
-
-    db, q = hasher.transform(X_db), hasher.transform(X_q)
-    prec, _ = precision_recall_at_radius(q, db, y_q, y_db, radius=2)
-    return {
-        "map": float(mean_average_precision(q, db, y_q, y_db, k=k)),
-        "map_retrieved": float(mean_average_precision(
-            q, db, y_q, y_db, k=k, normalize="retrieved")),
-        "p_r2": float(prec),
-    }
-
-
-def _run(make, data):
-    X_tr, y_tr, X_db, y_db, X_q, y_q, k = data
-    hasher = make()
-    t0 = time.perf_counter()
-    hasher.fit(X_tr)
-    fit_s = time.perf_counter() - t0
-    return {**_evaluate(hasher, X_db, y_db, X_q, y_q, k), "fit_s": fit_s}
-
-
-def _fmt(values, key):
-    v = np.array([r[key] for r in values])
-    if len(v) == 1:
-        return f"{v[0]:.3f}" if key != "fit_s" else f"{v[0]:.0f}"
-    if key == "fit_s":
-        return f"{v.mean():.0f}"
-    return f"{v.mean():.3f} ± {v.std():.3f}"
 
 
 _MEMORY_PROBE = """
@@ -142,7 +141,9 @@ def memory_table(sizes=(64, 128, 192, 256, 320), bits=64, latent_dim=128):
     for n in sizes:
         out = subprocess.run(
             [sys.executable, "-c", _MEMORY_PROBE, str(n), str(bits), str(latent_dim)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         rows.append((n, float(out.stdout.strip())))
         print(json.dumps({"batch": n, "mib": rows[-1][1]}), flush=True)
@@ -158,8 +159,12 @@ def main(argv=None):
     p.add_argument("--data", choices=["fashion", "digits"], default="fashion")
     p.add_argument("--bits", type=int, nargs="+", default=[16, 32, 64])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--methods", nargs="+", default=None,
-                   help="subset of LSH PCAH ITQ SH CIBHash NSH")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="subset of LSH PCAH ITQ SH CIBHash NSH",
+    )
     p.add_argument("--n-train", type=int, default=20000)
     p.add_argument("--n-db", type=int, default=20000)
     p.add_argument("--n-query", type=int, default=1000)
@@ -168,55 +173,75 @@ def main(argv=None):
     p.add_argument("--n-positives", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr-nsh", type=float, default=1e-3)
-    p.add_argument("--lr-cib", type=float, default=3e-3,
-                   help="CIBHash needs a larger step to leave p = 1/2 early")
+    p.add_argument(
+        "--lr-cib",
+        type=float,
+        default=3e-3,
+        help="CIBHash needs a larger step to leave p = 1/2 early",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="benchmarks/results")
-    p.add_argument("--memory", action="store_true",
-                   help="only measure SortedNCE's peak memory by batch size")
+    p.add_argument(
+        "--memory",
+        action="store_true",
+        help="only measure SortedNCE's peak memory by batch size",
+    )
     args = p.parse_args(argv)
     if args.memory:
         rows, coef = memory_table()
         # Largest batch whose predicted peak stays under 2 GiB.
         sizes = np.arange(16, 4096)
         fits = sizes[coef[0] * sizes**3 + coef[1] * sizes**2 <= 2048]
-        print(f"MiB ~ {coef[0]:.3g} n^3 + {coef[1]:.3g} n^2; "
-              f"largest batch under 2 GiB: {fits.max()}")
+        print(
+            f"MiB ~ {coef[0]:.3g} n^3 + {coef[1]:.3g} n^2; "
+            f"largest batch under 2 GiB: {fits.max()}"
+        )
         return
 
     import torch
 
+    from sklhash._benchmark import (
+        markdown_table,
+        run_benchmark,
+        summarize,
+        write_report,
+    )
+
     torch.set_num_threads(args.threads)
-    data = _load(args)
-    results = {}
-    for bits in args.bits:
-        classic, deep = _methods(args, bits, 0)
-        for name in [*classic, *deep]:
-            if args.methods and name not in args.methods:
-                continue
-            runs = []
-            for seed in (args.seeds if name in deep else [0]):
-                c, d = _methods(args, bits, seed)
-                runs.append(_run({**c, **d}[name], data))
-                print(json.dumps({"method": name, "bits": bits, "seed": seed,
-                                  **runs[-1]}), flush=True)
-            results.setdefault(name, {})[bits] = runs
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {**vars(args), "python": platform.python_version(),
-            "torch": torch.__version__, "machine": platform.machine()}
-    stem = out / f"unsupervised_{args.data}"
-    stem.with_suffix(".json").write_text(json.dumps(
-        {"meta": meta, "results": results}, indent=1))
-    k = data[-1]
-    lines = [f"| method | bits | mAP@{k} | P@r≤2 | fit s | seeds |",
-             "|---|---|---|---|---|---|"]
-    for name, by_bits in results.items():
-        for bits, runs in by_bits.items():
-            lines.append(f"| {name} | {bits} | {_fmt(runs, 'map')} | "
-                         f"{_fmt(runs, 'p_r2')} | {_fmt(runs, 'fit_s')} | {len(runs)} |")
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    data, k = _load(args)
+    data.extra = {
+        **vars(args),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+    }
+    data.description += (
+        f"; deep methods: seeds {list(args.seeds)}, {args.max_epochs} epochs, "
+        "classic methods: seed 0"
+    )
+    classic, deep = _methods(args)
+    name = f"unsupervised_{args.data}"
+    results = []
+
+    def progress(row):
+        results.append(row)
+        print(json.dumps({c: v for c, v in row.items() if not c.startswith("pr_")}))
+        # Rewrite after every run so a long run keeps what it measured.
+        write_report(results, args.out, data, plot=False, name=name)
+
+    for label, factory in {**classic, **deep}.items():
+        if args.methods and label not in args.methods:
+            continue
+        run_benchmark(
+            data,
+            [(label, factory)],
+            bits=args.bits,
+            seeds=args.seeds if label in deep else (0,),
+            progress=progress,
+            k=k,
+        )
+    write_report(results, args.out, data, name=name)
+    print(markdown_table(summarize(results)))
 
 
 if __name__ == "__main__":

@@ -212,17 +212,17 @@ def _is_supervised(estimator):
     return bool(estimator.__sklearn_tags__().target_tags.required)
 
 
-def _evaluate(est, codes_q, codes_db, data, n_bits):
+def _evaluate(est, codes_q, codes_db, data, n_bits, k=1000, float_metric="euclidean"):
     from . import metrics
 
     q, db, y_q, y_db = codes_q, codes_db, data.y_query, data.y_db
     row = {
-        "mAP@1000": metrics.mean_average_precision(q, db, y_q, y_db, k=1000),
+        f"mAP@{k}": metrics.mean_average_precision(q, db, y_q, y_db, k=k),
         "mAP@all": metrics.mean_average_precision(q, db, y_q, y_db),
         # The convention of DeepHash-pytorch and most papers' tables (AP@k
         # divided by the hits found in the top k), for comparison only.
-        "mAP@1000 (DeepHash)": metrics.mean_average_precision(
-            q, db, y_q, y_db, k=1000, normalize="retrieved"
+        f"mAP@{k} (DeepHash)": metrics.mean_average_precision(
+            q, db, y_q, y_db, k=k, normalize="retrieved"
         ),
     }
     p, r = metrics.precision_recall_at_radius(q, db, y_q, y_db, radius=2)
@@ -232,15 +232,15 @@ def _evaluate(est, codes_q, codes_db, data, n_bits):
             q, db, y_q, y_db, similarity=data.hierarchy, k=250
         )
     if hasattr(est, "embed"):
-        # The continuous outputs under Euclidean distance: the gap to the
+        # The continuous outputs under ``float_metric``: the gap to the
         # codes' mAP is what rounding costs.
-        row["float mAP@1000"] = metrics.mean_average_precision(
+        row[f"float mAP@{k}"] = metrics.mean_average_precision(
             est.embed(data.X_query),
             est.embed(data.X_db),
             y_q,
             y_db,
-            k=1000,
-            metric="euclidean",
+            k=k,
+            metric=float_metric,
         )
     precision, recall, _ = metrics.precision_recall_curve(
         q, db, y_q, y_db, radii=np.arange(n_bits + 1)
@@ -257,6 +257,9 @@ def run_benchmark(
     device="cpu",
     max_epochs=None,
     progress=None,
+    k=1000,
+    float_metric="euclidean",
+    extra_metrics=None,
 ):
     """Fit and evaluate every method x bits x seed on one split.
 
@@ -279,6 +282,16 @@ def run_benchmark(
         Overrides the default number of epochs of those deep hashers.
     progress : callable or None
         Called with each finished result row (for printing as it goes).
+    k : int
+        Cut-off of the mAP columns (``mAP@{k}``, its DeepHash-convention
+        twin and ``float mAP@{k}``); 1000 unless the database is small.
+    float_metric : str
+        Distance under which the deep hashers' continuous outputs
+        (``embed``) are ranked for ``float mAP@{k}``.
+    extra_metrics : callable or None
+        ``extra_metrics(hasher, data, row) -> dict`` of further columns,
+        called with the fitted hasher and the metrics computed so far;
+        the columns are summarised and tabulated after the standard ones.
 
     Returns
     -------
@@ -312,13 +325,17 @@ def run_benchmark(
                 encode_seconds = time.perf_counter() - t0
                 codes_q = est.transform(data.X_query)
                 row, (precision, recall) = _evaluate(
-                    est, codes_q, codes_db, data, n_bits
+                    est, codes_q, codes_db, data, n_bits, k, float_metric
                 )
+                if extra_metrics is not None:
+                    extra = extra_metrics(est, data, dict(row))
+                    row.update({name: float(v) for name, v in extra.items()})
                 result = {
                     "dataset": data.name,
                     "method": label,
                     "bits": int(n_bits),
                     "seed": int(seed),
+                    "k": int(k),
                     **row,
                     "fit_seconds": fit_seconds,
                     "encode_per_second": len(data.X_db) / max(encode_seconds, 1e-9),
@@ -332,25 +349,62 @@ def run_benchmark(
 
 
 _METRIC_COLUMNS = [
-    "mAP@1000",
+    "mAP@{k}",
     "mAP@all",
     "P@r<=2",
     "mAHP@250",
-    "float mAP@1000",
-    "mAP@1000 (DeepHash)",
+    "float mAP@{k}",
+    "mAP@{k} (DeepHash)",
     "fit_seconds",
 ]
+
+
+# Keys of a result row that are not summarised as metric columns.
+_NOT_METRICS = {
+    "dataset",
+    "method",
+    "bits",
+    "seed",
+    "k",
+    "n_seeds",
+    "R@r<=2",
+    "encode_per_second",
+    "pr_precision",
+    "pr_recall",
+}
+
+
+def _metric_columns(rows):
+    ks = sorted({r.get("k", 1000) for r in rows}) or [1000]
+    cols = []
+    for col in _METRIC_COLUMNS:
+        for k in ks if "{k}" in col else [None]:
+            name = col.format(k=k)
+            if name not in cols:
+                cols.append(name)
+    # Columns added by ``extra_metrics``, in the order first seen.
+    for row in rows:
+        for name, value in row.items():
+            if (
+                name not in cols
+                and name not in _NOT_METRICS
+                and not name.endswith("_std")
+                and isinstance(value, float)
+            ):
+                cols.append(name)
+    return cols
 
 
 def summarize(results):
     """Mean and standard deviation over seeds per (method, bits)."""
     groups = {}
     for row in results:
-        groups.setdefault((row["method"], row["bits"]), []).append(row)
+        key = (row["method"], row["bits"], row.get("k", 1000))
+        groups.setdefault(key, []).append(row)
     summary = []
-    for (method, n_bits), rows in groups.items():
-        entry = {"method": method, "bits": n_bits, "n_seeds": len(rows)}
-        for col in _METRIC_COLUMNS:
+    for (method, n_bits, k), rows in groups.items():
+        entry = {"method": method, "bits": n_bits, "k": k, "n_seeds": len(rows)}
+        for col in _metric_columns(rows):
             values = [r[col] for r in rows if col in r]
             if values:
                 entry[col] = float(np.mean(values))
@@ -361,7 +415,7 @@ def summarize(results):
 
 def markdown_table(summary):
     """Render :func:`summarize` output as a markdown table."""
-    cols = [c for c in _METRIC_COLUMNS if any(c in s for s in summary)]
+    cols = [c for c in _metric_columns(summary) if any(c in s for s in summary)]
     lines = [
         "| method | bits | " + " | ".join(cols) + " |",
         "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |",
@@ -396,11 +450,27 @@ def _atomic_write(path, write):
         raise
 
 
-def write_report(results, out_dir, data, *, plot=True):
+def write_report(results, out_dir, data, *, plot=True, name=None):
     """Write ``results.json``, ``results.md`` and ``pr_curves.png``.
 
     Each file is written to a temporary name and renamed, so a failure
     leaves no half-written report.
+
+    Parameters
+    ----------
+    results : list of dict
+        The rows of :func:`run_benchmark`.
+    out_dir : str
+        Folder of the report (created if missing).
+    data : BenchmarkData
+        The split; its ``description`` heads the markdown and its ``extra``
+        (run settings, versions) goes into the JSON.
+    plot : bool
+        Whether to draw the PR curves.
+    name : str or None
+        Stem of the files, ``<name>.json``, ``<name>.md`` and
+        ``<name>_pr_curves.png``, for scripts that keep several reports in
+        one folder; None keeps the default names.
 
     Returns
     -------
@@ -420,7 +490,10 @@ def write_report(results, out_dir, data, *, plot=True):
         "runs": results,
         "map_convention": "AP@k normalised by min(R, k); ties averaged exactly",
     }
-    path = os.path.join(out_dir, "results.json")
+    if data.extra:
+        payload["extra"] = data.extra
+    stem = os.path.join(out_dir, name or "results")
+    path = stem + ".json"
     _atomic_write(path, lambda fh: fh.write(json.dumps(payload, indent=1).encode()))
     paths.append(path)
     md = (
@@ -430,11 +503,13 @@ def write_report(results, out_dir, data, *, plot=True):
         "exactly; mean ± std over seeds where more than one ran.\n\n"
         + markdown_table(summary)
     )
-    path = os.path.join(out_dir, "results.md")
+    path = stem + ".md"
     _atomic_write(path, lambda fh: fh.write(md.encode()))
     paths.append(path)
     if plot:
-        path = os.path.join(out_dir, "pr_curves.png")
+        path = (
+            stem + "_pr_curves.png" if name else os.path.join(out_dir, "pr_curves.png")
+        )
         _atomic_write(path, lambda fh: _plot_pr(results, fh))
         paths.append(path)
     return paths
