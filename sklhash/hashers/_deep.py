@@ -43,6 +43,7 @@ the same ``random_state`` gives the same codes on CPU. Pickling goes through
 skorch, which maps a CUDA-trained network to the CPU when no GPU is present.
 """
 
+from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -207,8 +208,9 @@ class BaseDeepHasher(BaseHasher):
 
         return torch.tanh(out)
 
+    @abstractmethod
     def _loss(self, out, batch, training):
-        raise NotImplementedError
+        """Scalar training loss of one batch (see the module docstring)."""
 
     # ------------------------------------------------------------ validation
     def _validate_transform_input(self, X):
