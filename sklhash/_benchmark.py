@@ -11,11 +11,12 @@ a PR-curve figure.
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .utils._io import atomic_write
 
 __all__ = [
     "METHODS",
@@ -435,21 +436,6 @@ def markdown_table(summary):
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path, write):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=".tmp-", suffix=os.path.basename(path)
-    )
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_report(results, out_dir, data, *, plot=True, name=None):
     """Write ``results.json``, ``results.md`` and ``pr_curves.png``.
 
@@ -494,7 +480,7 @@ def write_report(results, out_dir, data, *, plot=True, name=None):
         payload["extra"] = data.extra
     stem = os.path.join(out_dir, name or "results")
     path = stem + ".json"
-    _atomic_write(path, lambda fh: fh.write(json.dumps(payload, indent=1).encode()))
+    atomic_write(path, lambda fh: fh.write(json.dumps(payload, indent=1).encode()))
     paths.append(path)
     md = (
         f"# sklhash benchmark: {data.name}\n\n{data.description}. "
@@ -504,13 +490,13 @@ def write_report(results, out_dir, data, *, plot=True, name=None):
         + markdown_table(summary)
     )
     path = stem + ".md"
-    _atomic_write(path, lambda fh: fh.write(md.encode()))
+    atomic_write(path, lambda fh: fh.write(md.encode()))
     paths.append(path)
     if plot:
         path = (
             stem + "_pr_curves.png" if name else os.path.join(out_dir, "pr_curves.png")
         )
-        _atomic_write(path, lambda fh: _plot_pr(results, fh))
+        atomic_write(path, lambda fh: _plot_pr(results, fh))
         paths.append(path)
     return paths
 

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from .utils._io import atomic_write
+
 __all__ = ["main"]
 
 
@@ -47,19 +49,15 @@ def _load_npy(path, what):
         ) from exc
 
 
-def _save_npy(path, array):
+def _check_out_folder(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CLIError(f"output folder {folder!r} does not exist")
-    # np.save appends .npy unless present; write through a temporary name so a
-    # failure leaves nothing half-written.
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}.npy")
-    try:
-        np.save(tmp, array)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+
+def _save_npy(path, array):
+    _check_out_folder(path)
+    atomic_write(path, lambda fh: np.save(fh, array))
 
 
 def _format_row(row):
@@ -144,9 +142,7 @@ def _cmd_fit(args):
     from . import _benchmark
 
     _check_method(args.method)
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):
-        raise CLIError(f"output folder {folder!r} does not exist")
+    _check_out_folder(args.out)
     data = _load_dataset(args)
     est = _benchmark.make_method(
         args.method,
@@ -158,13 +154,7 @@ def _cmd_fit(args):
     )
     supervised = _benchmark._is_supervised(est)
     est.fit(data.X_train, data.y_train if supervised else None)
-    tmp = args.out + ".tmp"
-    try:
-        joblib.dump(est, tmp)
-        os.replace(tmp, args.out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(args.out, lambda fh: joblib.dump(est, fh))
     print(
         f"fitted {type(est).__name__}(bits={args.bits}) on {len(data.X_train)} "
         f"{data.name} items; saved to {args.out}"
@@ -216,13 +206,8 @@ def _cmd_search(args):
     k = min(args.k, len(db))
     dist, idx = index.kneighbors(q, n_neighbors=k)
     if args.out:
-        tmp = args.out + ".tmp.npz"
-        try:
-            np.savez(tmp, distances=dist, indices=idx)
-            os.replace(tmp, args.out)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _check_out_folder(args.out)
+        atomic_write(args.out, lambda fh: np.savez(fh, distances=dist, indices=idx))
         print(f"wrote distances and indices of {len(q)} queries to {args.out}")
     else:
         for i in range(len(q)):

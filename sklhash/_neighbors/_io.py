@@ -16,9 +16,10 @@ else is stored: the backend is a search-time choice, not part of the data.
 
 import os
 import struct
-import tempfile
 
 import numpy as np
+
+from ..utils._io import atomic_write
 
 MAGIC = b"SKLHIDX\0"
 VERSION = 1
@@ -27,29 +28,13 @@ HEADER_SIZE = _HEADER.size
 
 
 def write(path, codes, n_bits):
-    """Write atomically: a temporary file in the same folder, then rename.
+    """Write atomically: a failure leaves the destination untouched."""
 
-    A failure at any point leaves the destination untouched and no
-    temporary file behind.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_HEADER.pack(MAGIC, VERSION, int(n_bits), int(codes.shape[0])))
-            f.write(np.ascontiguousarray(codes, dtype=np.uint8).tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    def _write(f):
+        f.write(_HEADER.pack(MAGIC, VERSION, int(n_bits), int(codes.shape[0])))
+        f.write(np.ascontiguousarray(codes, dtype=np.uint8).tobytes())
+
+    atomic_write(path, _write)
 
 
 def read(path):
