@@ -278,7 +278,10 @@ def _add_data_args(p):
 
 def build_parser():
     """The argument parser of the ``sklhash`` command."""
-    parser = _Parser(prog="sklhash", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="sklhash",
+        description="Learn binary codes, search them and benchmark hashers.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser(
