@@ -36,11 +36,14 @@ def infer_image_shape(n_features):
 
 
 class SmallCNN(nn.Module):
-    """Two conv blocks and global pooling to a 4x4 grid (≈ 20k weights).
+    """Two double-conv blocks with batch norm, then a 7x7 grid (≈ 65k conv weights).
 
-    Small enough to train on a CPU in seconds an epoch on 28x28 images, and
-    accurate enough to separate Fashion-MNIST classes far better than an MLP
-    on pixels.
+    Conv-BN-ReLU twice, 2x2 max-pool, the same at twice the width, and an
+    adaptive pool to 7x7 (the identity for 28x28 input), flattened. Batch
+    norm and the finer grid matter: on Fashion-MNIST (SemanticKLHasher, 32
+    bits, trained on 20k images, 60k database) the earlier version without
+    them reached mAP@1000 .655 after 5 epochs; see docs/semantic_kl.md for
+    this one.
 
     Parameters
     ----------
@@ -49,22 +52,32 @@ class SmallCNN(nn.Module):
     image_shape : tuple of int or None
         ``(channels, height, width)`` used to reshape flat input rows;
         ``None`` means the input already is ``(n, C, H, W)``.
+    width : int, default=32
+        Channels of the first block (the second has twice as many).
     """
 
     def __init__(self, in_channels, image_shape=None, width=32):
         super().__init__()
         self.image_shape = image_shape
+
+        def block(n_in, n_out):
+            return [
+                nn.Conv2d(n_in, n_out, 3, padding=1),
+                nn.BatchNorm2d(n_out),
+                nn.ReLU(),
+            ]
+
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1),
-            nn.ReLU(),
+            *block(in_channels, width),
+            *block(width, width),
             nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1),
-            nn.ReLU(),
+            *block(width, 2 * width),
+            *block(2 * width, 2 * width),
             nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(4),
+            nn.AdaptiveAvgPool2d(7),
             nn.Flatten(),
         )
-        self.n_out = 2 * width * 16
+        self.n_out = 2 * width * 49
 
     def forward(self, x):
         if x.dim() == 2:
