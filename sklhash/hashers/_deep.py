@@ -53,23 +53,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import BaseHasher
+from ..utils._device import resolve_device
 
 __all__ = ["BaseDeepHasher"]
 
 _EARLY_STOPPING_PATIENCE = 5
-
-
-def _resolve_device(device):
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available; use "
-            "device='cpu' or device='auto'."
-        )
-    return device
 
 
 class BaseDeepHasher(BaseHasher):
@@ -250,7 +238,7 @@ class BaseDeepHasher(BaseHasher):
                 + (", or a `similarity` object" if hasattr(self, "similarity") else "")
                 + "."
             )
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )

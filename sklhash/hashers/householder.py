@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .._base import BaseHasher, check_bits_le_features
+from ..utils._device import resolve_device
 from .classic import _pca
 
 __all__ = ["HouseholderQuantizer", "householder_rotation"]
@@ -42,14 +43,6 @@ def _rescale_rows(Z):
         math.sqrt(Z.shape[1]), norms, out=np.zeros_like(norms), where=norms > 0
     )
     return Z * scale
-
-
-def _resolve_device(device):
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def householder_rotation(
@@ -144,7 +137,7 @@ def householder_rotation(
         )
     rng = check_random_state(random_state)
     step = _DEFAULT_LR[loss] if lr is None else float(lr)
-    dev = _resolve_device(device)
+    dev = torch.device(resolve_device(device))
     Z = _rescale_rows(Z)
     n, K = Z.shape
 

