@@ -103,9 +103,12 @@ def _factory(cls, **params):
     return factory
 
 
-def methods(epochs, backbone, hidden, include, hierarchy):
-    """(label, factory(bits, seed)) pairs of the benchmark."""
-    deep = dict(backbone=backbone, hidden_layer_sizes=hidden, max_epochs=epochs)
+def methods(deep, include, hierarchy):
+    """(label, factory(bits, seed)) pairs of the benchmark.
+
+    ``deep`` holds the parameters every deep hasher gets (backbone, epochs,
+    device, ...).
+    """
     out = {
         "SemanticKL": _factory(SemanticKLHasher, **deep),
         "SemanticKL (kl_weight=0)": _factory(SemanticKLHasher, kl_weight=0, **deep),
@@ -114,7 +117,7 @@ def methods(epochs, backbone, hidden, include, hierarchy):
         ),
         "LSH": _factory(LSHHasher),
     }
-    if backbone != "cnn":
+    if deep["backbone"] != "cnn":
         out["ITQ"] = _factory(ITQHasher)
     for name, cls in _deep_baselines().items():
         out[name] = _factory(cls, **deep)
@@ -130,9 +133,8 @@ def methods(epochs, backbone, hidden, include, hierarchy):
     return [(k, v) for k, v in out.items() if k in (include or default)]
 
 
-def ablation(epochs, backbone, hidden, hierarchy):
+def ablation(deep, hierarchy):
     """(label, factory(bits, seed)) pairs of SemanticKLHasher variants."""
-    deep = dict(backbone=backbone, hidden_layer_sizes=hidden, max_epochs=epochs)
     variants = {
         "kl (default)": {},
         "kl_weight=0": {"kl_weight": 0},
@@ -182,7 +184,9 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--backbone", default="mlp")
     parser.add_argument("--hidden", type=int, nargs="*", default=[1024])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--methods", nargs="*", default=None)
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
@@ -200,14 +204,21 @@ def main(argv=None):
     else:
         Xtr, ytr, Xdb, ydb, Xq, yq, h = load_gloss(args.n_query, args.cache)
     hidden = tuple(args.hidden)
+    deep = dict(
+        backbone=args.backbone,
+        hidden_layer_sizes=hidden,
+        max_epochs=args.epochs,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
     kind = "ablation" if args.ablation else "benchmark"
     out = args.out or f"bench_semantic_{args.dataset}_{kind}"
     if args.ablation:
-        ests = ablation(args.epochs, args.backbone, hidden, h)
+        ests = ablation(deep, h)
         if args.methods:
             ests = [(k, v) for k, v in ests if k in args.methods]
     else:
-        ests = methods(args.epochs, args.backbone, hidden, args.methods, h)
+        ests = methods(deep, args.methods, h)
     data = BenchmarkData(
         args.dataset,
         Xtr,
@@ -220,7 +231,7 @@ def main(argv=None):
         description=(
             f"{args.dataset} ({kind}): {len(Xtr)} train, {len(Xdb)} database, "
             f"{len(Xq)} queries, {args.backbone} {hidden}, {args.epochs} epochs, "
-            f"seed {args.seed}"
+            f"batch {args.batch_size}, seeds {list(args.seeds)}, {args.device}"
         ),
         extra={"args": vars(args)},
     )
@@ -237,7 +248,7 @@ def main(argv=None):
         data,
         ests,
         bits=args.bits,
-        seeds=(args.seed,),
+        seeds=tuple(args.seeds),
         progress=progress,
         extra_metrics=_float_columns,
     )

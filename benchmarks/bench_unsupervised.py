@@ -90,6 +90,7 @@ def _methods(args):
         hidden_layer_sizes=(256,),
         max_epochs=args.max_epochs,
         batch_size=args.batch_size,
+        device=args.device,
     )
     classic = {
         "LSH": lambda bits, seed: LSHHasher(bits=bits, random_state=seed),
@@ -180,6 +181,7 @@ def main(argv=None):
         help="CIBHash needs a larger step to leave p = 1/2 early",
     )
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (deep methods)")
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument(
         "--memory",

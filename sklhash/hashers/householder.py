@@ -312,6 +312,9 @@ class HouseholderQuantizer(BaseHasher):
         Epoch whose parameters were kept (0 = the initial ``-I``).
     n_iter_ : int
         Epochs run.
+    device_ : str
+        Device ``fit`` trained on (``"auto"`` resolved); the fitted
+        attributes are numpy arrays, so the model encodes anywhere.
     n_bits_ : int
         Code length.
     n_features_in_ : int
@@ -441,6 +444,7 @@ class HouseholderQuantizer(BaseHasher):
                 )
             mean = components = None
             Z = X
+        device = resolve_device(self.device)
         rotation, info = householder_rotation(
             Z,
             loss=self.loss,
@@ -452,9 +456,10 @@ class HouseholderQuantizer(BaseHasher):
             tol=self.tol,
             lr_schedule=self.lr_schedule,
             random_state=self.random_state,
-            device=self.device,
+            device=device,
             verbose=self.verbose,
         )
+        self.device_ = device
         self.mean_ = mean
         self.components_ = components
         self.rotation_ = rotation
