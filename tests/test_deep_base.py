@@ -120,6 +120,19 @@ def test_pickle_round_trip(digits):
     np.testing.assert_array_equal(clone.transform(X), toy.transform(X))
 
 
+def test_pickle_keeps_the_module_in_skorchs_device_aware_part(digits):
+    # The module goes to skorch as an instance: ``module`` and ``module_``
+    # must travel together through skorch's map_location-aware pickling
+    # (otherwise a CUDA-trained model cannot be loaded on a CPU-only machine;
+    # tests/test_cuda.py checks that on a GPU). Unpickled apart, they would
+    # come back as two different objects.
+    X, y = digits
+    toy = ToyHasher(random_state=0).fit(X[:200], y[:200])
+    assert toy.net_.module is toy.net_.module_
+    clone = pickle.loads(pickle.dumps(toy))
+    assert clone.net_.module is clone.net_.module_
+
+
 def test_decision_function_matches_embed(digits):
     X, y = digits
     toy = ToyHasher(random_state=0).fit(X[:200], y[:200])

@@ -21,6 +21,14 @@ class HasherNet(NeuralNet):
     ``get_loss`` passes the whole batch to ``hasher._loss``.
     """
 
+    # The hasher hands skorch a module *instance*, so the ``module`` parameter
+    # and the trained ``module_`` are one object. skorch pickles only its
+    # ``cuda_dependent_attributes_`` with a map_location; left out, ``module``
+    # went through plain pickle, which stored the weights twice and made a
+    # CUDA-trained model fail to load where CUDA is missing. The prefix
+    # "module" covers both names.
+    cuda_dependent_attributes_ = ["module"]
+
     def __init__(self, *args, hasher=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.hasher = hasher
