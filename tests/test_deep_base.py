@@ -219,3 +219,62 @@ def test_householder_two_stage(digits):
     two_stage = _retrieval_precision(two.transform(X), y)
     assert two_stage > 0.8
     assert two_stage > _retrieval_precision(plain.transform(X), y) - 0.05
+
+
+def _torch_objects(obj, path, seen):
+    """(path, object) of every tensor or module reachable through plain
+    containers and sklhash objects, not descending into modules."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (torch.Tensor, torch.nn.Module)):
+        yield path, obj
+        return
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    elif type(obj).__module__.startswith("sklhash"):
+        items = vars(obj).items()
+    else:
+        return
+    for key, value in items:
+        yield from _torch_objects(value, f"{path}.{key}", seen)
+
+
+_TORCH_HASHERS = [
+    (name, cls)
+    for name, cls in __import__("sklhash").all_hashers()
+    if issubclass(cls, BaseDeepHasher) or name == "HouseholderQuantizer"
+]
+
+
+@pytest.mark.parametrize(
+    "name, cls", _TORCH_HASHERS, ids=[name for name, _ in _TORCH_HASHERS]
+)
+def test_fitted_hasher_holds_torch_state_only_in_skorch_device_aware_part(
+    name, cls, digits
+):
+    # Weights referenced from anywhere else are pickled by plain pickle,
+    # device and all: a CUDA-trained model would then fail to load on a
+    # CPU-only machine. (SemanticKLHasher kept such a reference; found on a
+    # GPU by tests/test_cuda.py.)
+    from sklhash.utils._test_common import INIT_PARAMS
+
+    X, y = digits
+    est = cls(**INIT_PARAMS[name])
+    if est.__sklearn_tags__().target_tags.required:
+        est.fit(X[:200], y[:200])
+    else:
+        est.fit(X[:200])
+    state = {k: v for k, v in vars(est).items() if k != "net_"}
+    assert list(_torch_objects(state, name, set())) == []
+    if hasattr(est, "net_"):
+        prefixes = tuple(est.net_.cuda_dependent_attributes_)
+        outside = [
+            key
+            for key, value in vars(est.net_).items()
+            if isinstance(value, (torch.Tensor, torch.nn.Module))
+            and not key.startswith(prefixes)
+        ]
+        assert outside == []

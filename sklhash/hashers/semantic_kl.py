@@ -312,11 +312,18 @@ class SemanticKLHasher(BaseDeepHasher):
         self : object
             Fitted hasher.
         """
-        super().fit(X, y)
-        # Published only after training succeeded, so that a failed (re)fit
-        # never pairs new targets with an old network.
-        self.classes_ = self._classes
-        self.target_similarity_ = self._target_sim
+        try:
+            super().fit(X, y)
+            # Published only after training succeeded, so that a failed
+            # (re)fit never pairs new targets with an old network.
+            self.classes_ = self._classes
+            self.target_similarity_ = self._target_sim
+        finally:
+            # Training-only state. ``_module`` above all: it references the
+            # network's weights outside skorch's device-aware pickling, so a
+            # CUDA-trained hasher could not be unpickled without CUDA.
+            for name in ("_module", "_classes", "_target_sim", "_target_kind"):
+                self.__dict__.pop(name, None)
         return self
 
     def _fit_targets(self, X, y):
