@@ -86,6 +86,12 @@ def main():
                    help="NT-Xent weight once SortedNCE runs (default: --aux)")
     p.add_argument("--aux-tau", type=float, default=0.2)
     p.add_argument("--kl", type=float, default=0.001, help="CIBHash beta")
+    p.add_argument("--cib-aux", type=float, default=0.0,
+                   help="NSH + this weight x CIBHash's loss on the code head")
+    p.add_argument("--cib-tau", type=float, default=0.5)
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="NSH + this weight x MSE between the views' tanh-code "
+                        "cosines and their (detached) latent cosines")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--cosine", action="store_true", help="cosine lr decay")
@@ -185,6 +191,15 @@ def main():
                     loss = loss + sorted_nce_loss(
                         b1, b2, z1, z2, n_positives=args.m, temperature=args.tau,
                         sort_temperature=args.tau_sort, symmetric=True)
+                    if args.cib_aux:
+                        loss = loss + args.cib_aux * cib_loss(
+                            h1, h2, args.cib_tau, args.kl)
+                    if args.distill:
+                        u1, u2 = torch.tanh(h1), torch.tanh(h2)
+                        code_cos = u1 @ u2.T / args.bits
+                        lat_cos = F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T
+                        loss = loss + args.distill * F.mse_loss(
+                            code_cos, lat_cos.detach())
             opt.zero_grad()
             loss.backward()
             opt.step()
