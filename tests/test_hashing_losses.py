@@ -89,7 +89,8 @@ def test_losses_finite_for_huge_outputs(scale):
     u = _t([[1.0, -1.0], [1.0, 1.0], [-1.0, -1.0]]) * scale
     u.requires_grad_(True)
     s = label_similarity(torch.tensor([0, 1, 1]))
-    for loss in [dpsh_loss(u, s), hashnet_loss(torch.tanh(u), s), csq_loss(u, -u.sign())]:
+    losses = [dpsh_loss(u, s), hashnet_loss(torch.tanh(u), s), csq_loss(u, -u.sign())]
+    for loss in losses:
         loss.backward()
         assert torch.isfinite(loss)
         assert torch.isfinite(u.grad).all()

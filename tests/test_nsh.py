@@ -12,6 +12,7 @@ from sklhash import CIBHasher, LSHHasher, NSHasher, unpack_codes
 from sklhash.nn._ste import sign_ste
 from sklhash.nn.losses import nt_xent_loss, sorted_cosines, sorted_nce_loss
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     # The machine is shared: one thread is as fast for these small models
@@ -97,7 +98,8 @@ def test_loss_decreases_on_a_fixed_batch():
     opt = torch.optim.Adam(params, lr=0.02)
 
     def loss_fn():
-        b1, b2 = sign_ste(torch.tanh(code_head(x1))), sign_ste(torch.tanh(code_head(x2)))
+        b1 = sign_ste(torch.tanh(code_head(x1)))
+        b2 = sign_ste(torch.tanh(code_head(x2)))
         return sorted_nce_loss(b1, b2, latent_head(x1), latent_head(x2), n_positives=4)
 
     first = float(loss_fn().detach())

@@ -181,7 +181,8 @@ class NSHasher(_TwoViewDeepHasher):
         # SortedNCE is always part of the reported loss, so that the loss
         # (and early stopping on it) means the same thing before and after
         # the warm-up; during the warm-up it just passes no gradient.
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self._sorting_started()):
+        sorting = torch.is_grad_enabled() and self._sorting_started()
+        with torch.set_grad_enabled(sorting):
             b1, b2 = sign_ste(torch.tanh(h1)), sign_ste(torch.tanh(h2))
             sorted_loss = sorted_nce_loss(
                 b1, b2, z1, z2,

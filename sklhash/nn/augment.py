@@ -125,7 +125,8 @@ def image_views(
     lo, hi = crop_scale
     if not 0 < lo <= hi <= 1:
         raise ValueError(
-            f"crop_scale must satisfy 0 < low <= high <= 1, got crop_scale={crop_scale!r}."
+            "crop_scale must satisfy 0 < low <= high <= 1, got "
+            f"crop_scale={crop_scale!r}."
         )
     if not 0.0 <= flip <= 1.0:
         raise ValueError(f"flip must be in [0, 1], got flip={flip!r}.")

@@ -45,7 +45,9 @@ def _off_diagonal(n, device):
 
 def _check_pairs(u, s):
     if u.ndim != 2:
-        raise ValueError(f"u must be 2-d (n_samples, bits), got shape {tuple(u.shape)}.")
+        raise ValueError(
+            f"u must be 2-d (n_samples, bits), got shape {tuple(u.shape)}."
+        )
     n = u.shape[0]
     if s.shape != (n, n):
         raise ValueError(
@@ -91,7 +93,8 @@ def label_similarity(y_a, y_b=None, *, kind="binary"):
     if kind == "binary":
         return (inner > 0).to(torch.float32)
     norms = a.norm(dim=1)[:, None] * b.norm(dim=1)[None, :]
-    return torch.where(norms > 0, inner / norms.clamp_min(1e-12), torch.zeros_like(inner))
+    ratio = inner / norms.clamp_min(1e-12)
+    return torch.where(norms > 0, ratio, torch.zeros_like(inner))
 
 
 def dpsh_loss(u, s, *, eta=0.1):
