@@ -21,7 +21,6 @@ ceiling; ``--method cib`` is CIBHash.
 
 import argparse
 import json
-import math
 import time
 
 import numpy as np
@@ -35,7 +34,7 @@ from sklhash.nn._ste import sign_ste
 from sklhash.nn._two_view import TwoViewHashModule
 from sklhash.nn.augment import image_views
 from sklhash.nn.backbones import SmallCNN, _mlp
-from sklhash.nn.losses import nt_xent_loss, sorted_nce_loss
+from sklhash.nn.losses import cibhash_loss, nt_xent_loss, sorted_nce_loss
 
 
 def latent_map(zq, zd, yq, yd, k=1000):
@@ -59,17 +58,6 @@ def build(args):
 
     latent = None if args.method == "cib" else args.latent_dim
     return TwoViewHashModule(backbone, n_out, args.bits, augment, latent_dim=latent)
-
-
-def cib_loss(h1, h2, tau, beta):
-    codes, kl = [], 0.0
-    for h in (h1, h2):
-        p = torch.sigmoid(h)
-        hard = (torch.rand_like(p) < p).to(p.dtype)
-        codes.append(2 * (p + (hard - p).detach()) - 1)
-        neg_entropy = p * F.logsigmoid(h) + (1 - p) * F.logsigmoid(-h)
-        kl = kl + (neg_entropy.sum(dim=1) + h.shape[1] * math.log(2)).mean()
-    return nt_xent_loss(*codes, tau) + beta * kl / 2
 
 
 def main():
@@ -180,7 +168,7 @@ def main():
         for s in range(0, len(X) - args.batch + 1, args.batch):
             h1, h2, z1, z2 = net.two_views(X[perm[s : s + args.batch]])
             if args.method == "cib":
-                loss = cib_loss(h1, h2, args.tau, args.kl)
+                loss = cibhash_loss(h1, h2, args.tau, args.kl)
             else:
                 w = args.aux
                 if sorting and args.aux_after is not None:
@@ -192,7 +180,7 @@ def main():
                         b1, b2, z1, z2, n_positives=args.m, temperature=args.tau,
                         sort_temperature=args.tau_sort, symmetric=True)
                     if args.cib_aux:
-                        loss = loss + args.cib_aux * cib_loss(
+                        loss = loss + args.cib_aux * cibhash_loss(
                             h1, h2, args.cib_tau, args.kl)
                     if args.distill:
                         u1, u2 = torch.tanh(h1), torch.tanh(h2)

@@ -7,7 +7,6 @@ an NT-Xent loss makes each code pick its partner view among the batch, and a
 KL term to a fair coin (the information bottleneck) keeps the codes compact.
 """
 
-import math
 from numbers import Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -126,23 +125,9 @@ class CIBHasher(_TwoViewDeepHasher):
         return torch.tanh(out / 2)
 
     def _loss(self, out, batch, training):
-        import torch
-        import torch.nn.functional as F
-
-        from ..nn.losses import nt_xent_loss
+        from ..nn.losses import cibhash_loss
 
         h1, h2, _, _ = self._views(out, batch)
-        codes, kl = [], 0.0
-        for h in (h1, h2):
-            p = torch.sigmoid(h)
-            if training:
-                u = torch.rand(p.shape, device=p.device, dtype=p.dtype)
-                hard = (u < p).to(p.dtype)
-            else:
-                hard = (p > 0.5).to(p.dtype)
-            codes.append(2 * (p + (hard - p).detach()) - 1)
-            # KL(Bern(p) || Bern(1/2)) = log 2 - H(p), from the logits so it
-            # stays finite when p saturates.
-            neg_entropy = p * F.logsigmoid(h) + (1 - p) * F.logsigmoid(-h)
-            kl = kl + (neg_entropy.sum(dim=1) + h.shape[1] * math.log(2)).mean()
-        return nt_xent_loss(*codes, self.temperature) + self.kl_weight * kl / 2
+        return cibhash_loss(
+            h1, h2, self.temperature, self.kl_weight, stochastic=training
+        )

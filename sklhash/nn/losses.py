@@ -551,3 +551,58 @@ def nt_xent_loss(a, b, temperature=0.2):
 
 
 __all__ += ["nt_xent_loss"]  # noqa: F405
+
+
+def cibhash_loss(h1, h2, temperature=0.5, kl_weight=0.001, stochastic=True):
+    """CIBHash's loss (Qiu et al., IJCAI 2021) on two views' code logits.
+
+    Bit probabilities ``p = sigmoid(h)``; binary codes are Bernoulli samples
+    of ``p`` (``stochastic``) or ``p > 1/2``, with a straight-through
+    gradient, mapped to ``{-1, 1}``. The loss is :func:`nt_xent_loss`
+    between the two views' codes plus ``kl_weight`` times
+    ``KL(Bernoulli(p) || Bernoulli(1/2))`` summed over bits and averaged over
+    rows and views (the information bottleneck). A bit is ``h > 0`` either
+    way, the same convention as NSH's ``sign(tanh(h))`` codes, so the loss
+    also serves as an extra term on NSH's code head.
+
+    Parameters
+    ----------
+    h1, h2 : Tensor of shape (n, bits)
+        Code logits of the two views.
+    temperature : float, default=0.5
+        NT-Xent temperature.
+    kl_weight : float, default=0.001
+        Weight of the KL term.
+    stochastic : bool, default=True
+        Sample the codes (training) or threshold them (evaluation).
+
+    Returns
+    -------
+    loss : Tensor, scalar
+
+    Examples
+    --------
+    >>> import torch
+    >>> h = 10 * torch.eye(4)
+    >>> float(cibhash_loss(h, h, stochastic=False)) < float(
+    ...     cibhash_loss(h, h.roll(1, dims=0), stochastic=False))
+    True
+    """
+    codes, kl = [], 0.0
+    for h in (h1, h2):
+        p = torch.sigmoid(h)
+        if stochastic:
+            hard = (torch.rand(p.shape, device=p.device, dtype=p.dtype) < p).to(p.dtype)
+        else:
+            hard = (p > 0.5).to(p.dtype)
+        codes.append(2 * (p + (hard - p).detach()) - 1)
+        # KL(Bern(p) || Bern(1/2)) = log 2 - H(p), from the logits so it
+        # stays finite when p saturates.
+        logp = torch.nn.functional.logsigmoid(h)
+        log1mp = torch.nn.functional.logsigmoid(-h)
+        neg_entropy = p * logp + (1 - p) * log1mp
+        kl = kl + (neg_entropy.sum(dim=1) + h.shape[1] * math.log(2)).mean()
+    return nt_xent_loss(*codes, temperature) + kl_weight * kl / 2
+
+
+__all__ += ["cibhash_loss"]  # noqa: F405
