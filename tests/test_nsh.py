@@ -10,7 +10,12 @@ from sklearn.datasets import load_digits
 
 from sklhash import CIBHasher, LSHHasher, NSHasher, unpack_codes
 from sklhash.nn._ste import sign_ste
-from sklhash.nn.losses import nt_xent_loss, sorted_cosines, sorted_nce_loss
+from sklhash.nn.losses import (
+    cibhash_loss,
+    nt_xent_loss,
+    sorted_cosines,
+    sorted_nce_loss,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -135,6 +140,26 @@ def test_nt_xent_prefers_matching_views():
         nt_xent_loss(a, a[:3])
 
 
+def test_cibhash_loss_prefers_agreeing_codes_and_passes_gradients():
+    g = torch.Generator().manual_seed(0)
+    h = 3 * torch.randn(32, 16, generator=g)
+    agree = cibhash_loss(h, h + 0.1 * torch.randn(32, 16, generator=g),
+                         stochastic=False)
+    shuffled = cibhash_loss(h, h[torch.randperm(32, generator=g)], stochastic=False)
+    assert agree < shuffled
+    # The KL part is 0 at p = 1/2 and grows as the bits saturate.
+    zero = torch.zeros(8, 4)
+    nt_only = nt_xent_loss(2 * (zero > 0).float() - 1, 2 * (zero > 0).float() - 1,
+                           0.5)
+    assert torch.isclose(cibhash_loss(zero, zero, stochastic=False), nt_only)
+    assert cibhash_loss(h, h, kl_weight=1.0, stochastic=False) > cibhash_loss(
+        h, h, kl_weight=0.0, stochastic=False)
+    # Straight-through: the sampled codes still pass gradients to the logits.
+    leaf = h.clone().requires_grad_(True)
+    cibhash_loss(leaf, leaf.detach() + 0.5).backward()
+    assert leaf.grad is not None and leaf.grad.abs().sum() > 0
+
+
 # ---------------------------------------------------------------------------
 # The estimators
 # ---------------------------------------------------------------------------
@@ -253,6 +278,7 @@ def test_image_augmentation_needs_images(digits):
         ({"temperature": 0.0}, "temperature"),
         ({"sort_temperature": -1.0}, "sort_temperature"),
         ({"warmup_epochs": -1}, "warmup_epochs"),
+        ({"code_contrastive_weight": -0.1}, "code_contrastive_weight"),
         ({"augmentation": "rotate"}, "augmentation"),
     ],
 )
@@ -279,3 +305,20 @@ def test_warmup_passes_no_gradient_to_the_code_head(digits):
         grad = net.hash.weight.grad
         has_grad = grad is not None and bool(grad.abs().sum() > 0)
         assert has_grad is expect_grad
+
+
+def test_code_contrastive_term_adds_cibhash_loss_on_the_code_head(digits):
+    X, _ = digits
+    hasher = NSHasher(bits=8, latent_dim=8, hidden_layer_sizes=(16,), max_epochs=3,
+                      warmup_epochs=1, code_contrastive_weight=2.0, random_state=0)
+    hasher._n_epochs, hasher._epoch = 3, 2
+    torch.manual_seed(0)
+    hasher._feature_scale = np.ones(X.shape[1], dtype=np.float32)
+    net = hasher._build_module(X.shape[1:])
+    batch = {"X": torch.as_tensor(X[:32])}
+    out = net(batch["X"])  # one draw of the two views, used for both losses
+    with_term = hasher._loss(out, batch, training=False)
+    hasher.code_contrastive_weight = 0.0
+    without = hasher._loss(out, batch, training=False)
+    expected = 2.0 * cibhash_loss(out[0], out[1], 0.5, 0.001, stochastic=False)
+    assert torch.isclose(with_term - without, expected, atol=1e-5)
