@@ -107,6 +107,7 @@ def _methods(args):
             n_positives=args.n_positives,
             lr=args.lr_nsh,
             warmup_epochs=args.warmup_epochs,
+            code_contrastive_weight=args.code_contrastive_weight,
             random_state=seed,
             **deep,
         ),
@@ -172,6 +173,12 @@ def main(argv=None):
     p.add_argument("--max-epochs", type=int, default=10)
     p.add_argument("--warmup-epochs", type=int, default=2)
     p.add_argument("--n-positives", type=int, default=8)
+    p.add_argument(
+        "--code-contrastive-weight",
+        type=float,
+        default=0.0,
+        help="NSHasher's optional CIBHash term on the code head",
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr-nsh", type=float, default=1e-3)
     p.add_argument(
