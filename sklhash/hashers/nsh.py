@@ -68,8 +68,9 @@ class NSHasher(_TwoViewDeepHasher):
         NSH) stays the default because the gains are not robust
         (docs/nsh.md). On digits, 3 seeds, 0.3 gave +.013 / +.019 / +.027
         mAP@100 at 16 / 32 / 64 bits in 10 epochs, but −.002 / +.011 /
-        −.016 mAP@1000 with the default 20 epochs. On Fashion-MNIST one
-        seed gave +.03 after 3 sorted epochs.
+        −.016 mAP@1000 with the default 20 epochs. On Fashion-MNIST two
+        single-seed runs gained +.03 (GPU, 3 sorted epochs) and +.024
+        (CPU, 12 epochs; +.052 against a 20k database).
     warmup_epochs : int, default=2
         Epochs trained with the auxiliary term only, before SortedNCE starts
         (at the latest in the last epoch). The reported loss includes
