@@ -24,9 +24,8 @@ class HasherNet(NeuralNet):
     # The hasher hands skorch a module *instance*, so the ``module`` parameter
     # and the trained ``module_`` are one object. skorch pickles only its
     # ``cuda_dependent_attributes_`` with a map_location; left out, ``module``
-    # went through plain pickle, which stored the weights twice and made a
-    # CUDA-trained model fail to load where CUDA is missing. The prefix
-    # "module" covers both names.
+    # went through plain pickle, so a CUDA-trained model failed to load where
+    # CUDA is missing. The prefix "module" covers both names.
     cuda_dependent_attributes_ = ["module"]
 
     def __init__(self, *args, hasher=None, **kwargs):
