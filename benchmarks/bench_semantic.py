@@ -32,7 +32,6 @@ Each run writes ``<out>.json``, ``<out>.md`` (a markdown table) and
 """
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -41,6 +40,7 @@ import numpy as np
 from sklhash import ITQHasher, LSHHasher, SemanticKLHasher
 from sklhash._benchmark import (
     BenchmarkData,
+    checkpointing_progress,
     markdown_table,
     run_benchmark,
     summarize,
@@ -238,11 +238,7 @@ def main(argv=None):
     out_dir, name = os.path.dirname(out) or ".", os.path.basename(out)
     results = []
 
-    def progress(row):
-        results.append(row)
-        print(json.dumps({k: v for k, v in row.items() if not k.startswith("pr_")}))
-        # Rewrite after every method so a long run keeps what it measured.
-        write_report(results, out_dir, data, plot=False, name=name)
+    progress = checkpointing_progress(results, out_dir, data, name=name)
 
     run_benchmark(
         data,

@@ -24,7 +24,6 @@ Usage::
 """
 
 import argparse
-import json
 import platform
 from pathlib import Path
 
@@ -80,6 +79,7 @@ def main(argv=None):
 
     from sklhash._benchmark import (
         BenchmarkData,
+        checkpointing_progress,
         markdown_table,
         run_benchmark,
         summarize,
@@ -128,11 +128,7 @@ def main(argv=None):
     name = f"supervised_fashion_mnist_{args.backbone}"
     results = []
 
-    def progress(row):
-        results.append(row)
-        print(json.dumps({k: v for k, v in row.items() if not k.startswith("pr_")}))
-        # Rewrite after every method so a long run keeps what it measured.
-        write_report(results, out, data, plot=False, name=name)
+    progress = checkpointing_progress(results, out, data, name=name)
 
     run_benchmark(
         data,

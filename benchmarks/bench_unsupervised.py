@@ -210,6 +210,7 @@ def main(argv=None):
     import torch
 
     from sklhash._benchmark import (
+        checkpointing_progress,
         markdown_table,
         run_benchmark,
         summarize,
@@ -232,11 +233,7 @@ def main(argv=None):
     name = f"unsupervised_{args.data}"
     results = []
 
-    def progress(row):
-        results.append(row)
-        print(json.dumps({c: v for c, v in row.items() if not c.startswith("pr_")}))
-        # Rewrite after every run so a long run keeps what it measured.
-        write_report(results, args.out, data, plot=False, name=name)
+    progress = checkpointing_progress(results, args.out, data, name=name)
 
     for label, factory in {**classic, **deep}.items():
         if args.methods and label not in args.methods:

@@ -21,6 +21,7 @@ from .utils._io import atomic_write
 __all__ = [
     "METHODS",
     "BenchmarkData",
+    "checkpointing_progress",
     "load_benchmark_data",
     "make_method",
     "run_benchmark",
@@ -434,6 +435,35 @@ def markdown_table(summary):
                 cells.append(f"{s[c]:.3f}")
         lines.append(f"| {s['method']} | {s['bits']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def checkpointing_progress(results, out_dir, data, name=None):
+    """A ``progress`` callback for :func:`run_benchmark` that keeps every row.
+
+    Each finished row is appended to ``results``, printed as one JSON line
+    (without the PR-curve columns) and the report is rewritten (without the
+    figure), so a long run that is stopped keeps what it measured.
+
+    Parameters
+    ----------
+    results : list
+        Collects the rows; pass the same list to the final
+        :func:`write_report`.
+    out_dir, data, name
+        As in :func:`write_report`.
+
+    Returns
+    -------
+    callable
+        ``progress(row)``.
+    """
+
+    def progress(row):
+        results.append(row)
+        print(json.dumps({k: v for k, v in row.items() if not k.startswith("pr_")}))
+        write_report(results, out_dir, data, plot=False, name=name)
+
+    return progress
 
 
 def write_report(results, out_dir, data, *, plot=True, name=None):
