@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from sklhash.utils._test_common import INIT_PARAMS
-from sklhash.utils.discovery import all_hashers
+from sklhash.utils._test_common import fit_small, torch_hashers
 
 torch = pytest.importorskip("torch")
 
@@ -25,25 +24,13 @@ pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA device"
 )
 
-TORCH_HASHERS = [
-    (name, cls)
-    for name, cls in all_hashers()
-    if name not in {"LSHHasher", "PCAHasher", "ITQHasher", "SpectralHasher"}
-]
+TORCH_HASHERS = torch_hashers()
 
 
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)
     return (X[:400] / 16).astype(np.float32), y[:400]
-
-
-def _fit(cls, name, X, y, **extra):
-    params = {**INIT_PARAMS.get(name, {}), **extra}
-    est = cls(**params)
-    if est.__sklearn_tags__().target_tags.required:
-        return est.fit(X, y)
-    return est.fit(X)
 
 
 _LOAD_ON_CPU = """
@@ -59,7 +46,7 @@ print(est.net_.device if hasattr(est, "net_") else "cpu")
 @pytest.mark.parametrize("name, cls", TORCH_HASHERS, ids=[n for n, _ in TORCH_HASHERS])
 def test_fit_on_cuda_then_encode_on_cpu(name, cls, digits, tmp_path):
     X, y = digits
-    est = _fit(cls, name, X, y, device="cuda")
+    est = fit_small(name, cls, X, y, device="cuda")
     assert est.device_.startswith("cuda")
     codes = est.transform(X)
     assert codes.dtype == np.uint8

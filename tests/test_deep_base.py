@@ -11,6 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklhash import LSHHasher, hamming_distances
 from sklhash.hashers._deep import BaseDeepHasher
+from sklhash.utils._test_common import fit_small, torch_hashers
 
 
 class ToyHasher(BaseDeepHasher):
@@ -242,11 +243,7 @@ def _torch_objects(obj, path, seen):
         yield from _torch_objects(value, f"{path}.{key}", seen)
 
 
-_TORCH_HASHERS = [
-    (name, cls)
-    for name, cls in __import__("sklhash").all_hashers()
-    if issubclass(cls, BaseDeepHasher) or name == "HouseholderQuantizer"
-]
+_TORCH_HASHERS = torch_hashers()
 
 
 @pytest.mark.parametrize(
@@ -259,14 +256,8 @@ def test_fitted_hasher_holds_torch_state_only_in_skorch_device_aware_part(
     # device and all: a CUDA-trained model would then fail to load on a
     # CPU-only machine. (SemanticKLHasher kept such a reference; found on a
     # GPU by tests/test_cuda.py.)
-    from sklhash.utils._test_common import INIT_PARAMS
-
     X, y = digits
-    est = cls(**INIT_PARAMS[name])
-    if est.__sklearn_tags__().target_tags.required:
-        est.fit(X[:200], y[:200])
-    else:
-        est.fit(X[:200])
+    est = fit_small(name, cls, X[:200], y[:200])
     state = {k: v for k, v in vars(est).items() if k != "net_"}
     assert list(_torch_objects(state, name, set())) == []
     if hasattr(est, "net_"):

@@ -41,3 +41,26 @@ def instances():
 def expected_failed_checks(estimator):
     """The checks ``estimator`` is known to fail, with reasons."""
     return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+
+
+def torch_hashers():
+    """(name, class) of every hasher trained with torch.
+
+    They are the ones with a ``device`` parameter.
+    """
+    from .discovery import all_hashers
+
+    return [
+        (name, cls)
+        for name, cls in all_hashers()
+        if "device" in cls(**INIT_PARAMS.get(name, {})).get_params()
+    ]
+
+
+def fit_small(name, cls, X, y, **params):
+    """``cls`` built from its ``INIT_PARAMS`` (updated with ``params``) and
+    fitted on ``X``, with ``y`` when its tags require labels."""
+    est = cls(**{**INIT_PARAMS.get(name, {}), **params})
+    if est.__sklearn_tags__().target_tags.required:
+        return est.fit(X, y)
+    return est.fit(X)
