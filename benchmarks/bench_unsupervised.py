@@ -15,8 +15,10 @@ training set, the last 297 the queries. Reported per method and code length:
 * mAP@all and the PR curve over Hamming radii, as :mod:`sklhash._benchmark`
   (whose loop and metrics this script uses) reports them.
 
-The deep methods (NSHasher, CIBHasher) run ``--seeds`` seeds (mean +- std),
-the classic ones (LSH, PCAH, ITQ, SpectralHasher) one (ITQ/LSH: seed 0).
+NSH-latent is NSHasher with ``code_source="latent"`` (ITQ codes of the
+trained latents). The deep methods (NSH, NSH-latent, CIBHash) run
+``--seeds`` seeds (mean +- std), the classic ones (LSH, PCAH, ITQ,
+SpectralHasher) one (ITQ/LSH: seed 0).
 NSH and CIBHash use the CNN backbone and image augmentations on
 Fashion-MNIST, the MLP backbone and feature augmentations on digits; the
 classic methods see the same pixels. Results: ``<out>/unsupervised_<data>.json``,
@@ -102,16 +104,19 @@ def _methods(args):
         "CIBHash": lambda bits, seed: CIBHasher(
             bits=bits, lr=args.lr_cib, random_state=seed, **deep
         ),
-        "NSH": lambda bits, seed: NSHasher(
+    }
+    # NSH-latent: the same network, codes from ITQ on its latents.
+    for label, source in (("NSH", "head"), ("NSH-latent", "latent")):
+        deep_methods[label] = lambda bits, seed, source=source: NSHasher(
             bits=bits,
             n_positives=args.n_positives,
             lr=args.lr_nsh,
             warmup_epochs=args.warmup_epochs,
             code_contrastive_weight=args.code_contrastive_weight,
+            code_source=source,
             random_state=seed,
             **deep,
-        ),
-    }
+        )
     return classic, deep_methods
 
 
@@ -165,7 +170,7 @@ def main(argv=None):
         "--methods",
         nargs="+",
         default=None,
-        help="subset of LSH PCAH ITQ SH CIBHash NSH",
+        help="subset of LSH PCAH ITQ SH CIBHash NSH NSH-latent",
     )
     p.add_argument("--n-train", type=int, default=20000)
     p.add_argument("--n-db", type=int, default=20000)

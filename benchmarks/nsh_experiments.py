@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sklhash import ITQHasher
 from sklhash.codes import pack_codes
 from sklhash.datasets import load_fashion_mnist
 from sklhash.metrics import mean_average_precision
@@ -97,6 +98,8 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tag", default="")
     p.add_argument("--log", default=None, help="append JSON lines here")
+    p.add_argument("--itq-eval", action="store_true",
+                   help="also score ITQ codes fitted on the features and latents")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -113,7 +116,7 @@ def main():
                 f.write(line + "\n")
 
     if args.method == "itq":
-        from sklhash import ITQHasher, LSHHasher, PCAHasher
+        from sklhash import LSHHasher, PCAHasher
 
         for n_db in args.n_db:
             for cls in (LSHHasher, PCAHasher, ITQHasher):
@@ -137,9 +140,10 @@ def main():
     @torch.no_grad()
     def evaluate():
         net.eval()
-        hs, zs = [], []
-        for i in range(0, max(args.n_db), 4096):
+        hs, zs, fs = [], [], []
+        for i in range(0, max(*args.n_db, args.n_train), 4096):
             f = net.backbone(Xall[i : i + 4096])
+            fs.append(f)
             hs.append(net.hash(f))
             if net.latent is not None:
                 zs.append(net.latent(f))
@@ -157,6 +161,22 @@ def main():
             if zq is not None:
                 rec[f"map_z_{n_db}"] = round(latent_map(
                     zq, torch.cat(zs)[:n_db], yq, ytr[:n_db]), 4)
+        if args.itq_eval:
+            # Post-hoc codes: ITQ fitted on the training images' features (the
+            # backbone output both heads read) and on their latents.
+            spaces = {"f": (fq, torch.cat(fs))}
+            if zq is not None:
+                spaces["z"] = (zq, torch.cat(zs))
+            for name, (q, d) in spaces.items():
+                rec[f"map_{name}cos_{args.n_db[0]}"] = round(latent_map(
+                    q, d[: args.n_db[0]], yq, ytr[: args.n_db[0]]), 4)
+                q, d = q.cpu().numpy(), d.cpu().numpy()
+                itq = ITQHasher(bits=args.bits, random_state=args.seed)
+                itq.fit(d[: args.n_train])
+                cq_, cd_ = itq.transform(q), itq.transform(d)
+                for n_db in args.n_db:
+                    rec[f"map_itq{name}_{n_db}"] = round(mean_average_precision(
+                        cq_, cd_[:n_db], yq, ytr[:n_db], k=1000), 4)
         return rec
 
     t0 = time.time()
@@ -193,7 +213,7 @@ def main():
             opt.step()
             if sched is not None:
                 sched.step()
-            tot, n = tot + float(loss), n + 1
+            tot, n = tot + float(loss.detach()), n + 1
         rec = {"epoch": epoch + 1, "loss": round(tot / n, 4),
                "sec": round(time.time() - te, 1)}
         if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:

@@ -95,6 +95,11 @@ def test_cnn_and_householder_on_cuda(digits):
                    max_epochs=2, warmup_epochs=1, batch_size=32, device="cuda",
                    random_state=0)
     assert nsh.fit(images).transform(images).shape == (len(X), 1)
+    # ITQ codes of latents computed on the GPU, and loaded without one.
+    latent = nsh.set_params(code_source="latent").fit(images)
+    assert type(latent.quantizer_).__name__ == "ITQHasher"
+    restored = pickle.loads(pickle.dumps(latent))
+    np.testing.assert_array_equal(restored.transform(images), latent.transform(images))
 
 
 def test_cuda_learns_like_cpu(digits):

@@ -7,8 +7,9 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklhash import CIBHasher, LSHHasher, NSHasher, unpack_codes
+from sklhash import CIBHasher, ITQHasher, LSHHasher, NSHasher, pack_codes, unpack_codes
 from sklhash.nn._ste import sign_ste
 from sklhash.nn.losses import (
     cibhash_loss,
@@ -322,3 +323,67 @@ def test_code_contrastive_term_adds_cibhash_loss_on_the_code_head(digits):
     without = hasher._loss(out, batch, training=False)
     expected = 2.0 * cibhash_loss(out[0], out[1], 0.5, 0.001, stochastic=False)
     assert torch.isclose(with_term - without, expected, atol=1e-5)
+
+
+def test_latent_codes_are_itq_of_the_trained_latents(digits):
+    X, _ = digits
+    X = X[:300]
+    params = dict(bits=6, latent_dim=8, hidden_layer_sizes=(16,), batch_size=32,
+                  max_epochs=2, warmup_epochs=1, random_state=3)
+    head = NSHasher(**params).fit(X)
+    latent = NSHasher(code_source="latent", **params).fit(X)
+    # The same network is trained; only the way to codes differs.
+    pairs = zip(head.net_.module_.parameters(), latent.net_.module_.parameters(),
+                strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    assert head.quantizer_ is None
+    assert isinstance(latent.quantizer_, ITQHasher)
+    module = latent.net_.module_.eval()
+    with torch.no_grad():
+        Z = module.latent(module.backbone(torch.as_tensor(X))).numpy()
+    np.testing.assert_allclose(
+        latent.decision_function(X), latent.quantizer_.decision_function(Z),
+        rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(
+        latent.transform(X), pack_codes(latent.quantizer_.decision_function(Z) > 0))
+    # The rotation is fitted on the training latents, not learned afresh.
+    refit = ITQHasher(bits=6, random_state=latent.quantizer_.random_state).fit(Z)
+    np.testing.assert_allclose(refit.rotation_, latent.quantizer_.rotation_, atol=1e-5)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(latent)).transform(X), latent.transform(X))
+    np.testing.assert_array_equal(
+        NSHasher(code_source="latent", **params).fit(X).transform(X),
+        latent.transform(X))
+
+
+def test_latent_codes_learn_on_digits(digits):
+    X, y = digits
+    hasher = NSHasher(latent_dim=32, max_epochs=4, warmup_epochs=1,
+                      code_source="latent", **SMALL).fit(X)
+    lsh = LSHHasher(bits=16, random_state=0).fit(X)
+    ours = _map_at_k(hasher.transform(X), 16, y)
+    assert ours > _map_at_k(lsh.transform(X), 16, y) + 0.1
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"code_source": "codes"}, "code_source"),
+        ({"bits": 16, "latent_dim": 8}, "bits=16 must not exceed latent_dim=8"),
+        ({"quantization": "householder"}, "quantization='householder'"),
+    ],
+)
+def test_latent_code_source_bad_parameters(digits, params, match):
+    X, _ = digits
+    params = {"bits": 8, "latent_dim": 8, "max_epochs": 1, "code_source": "latent",
+              **params}
+    with pytest.raises(ValueError, match=match):
+        NSHasher(**params).fit(X[:40])
+
+
+@parametrize_with_checks([
+    NSHasher(bits=4, latent_dim=4, hidden_layer_sizes=(16,), max_epochs=1,
+             batch_size=16, code_source="latent", random_state=0)
+])
+def test_latent_code_source_passes_sklearn_checks(estimator, check):
+    check(estimator)

@@ -245,11 +245,10 @@ class BaseDeepHasher(BaseHasher):
         fork_devices = [torch.device(device)] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
+            self._check_params(X)
             targets = self._fit_targets(X, y)
             net = self._train(X, targets, device, seed)
-            quantizer = None
-            if self.quantization == "householder":
-                quantizer = self._fit_householder(net, X, seed)
+            quantizer = self._fit_second_stage(net, X, seed)
         self.net_ = net
         self.history_ = net.history
         self.device_ = device
@@ -322,11 +321,12 @@ class BaseDeepHasher(BaseHasher):
         return net
 
     # ------------------------------------------------------------- transform
-    def _forward(self, net, X, codes=True):
+    def _forward(self, net, X, codes=True, head=None):
         """Run the module on ``X`` in eval mode, in chunks, without gradients.
 
         ``codes=True`` applies ``_codes_from_output``; ``False`` returns the
-        raw (pre-nonlinearity) output of the code head.
+        raw (pre-nonlinearity) output of the code head. ``head``, a function
+        of the module and an input batch, replaces the module's forward.
         """
         import torch
 
@@ -336,9 +336,8 @@ class BaseDeepHasher(BaseHasher):
         outs = []
         with torch.no_grad():
             for start in range(0, X.shape[0], step):
-                out = module(
-                    torch.as_tensor(X[start : start + step], device=net.device)
-                )
+                batch = torch.as_tensor(X[start : start + step], device=net.device)
+                out = module(batch) if head is None else head(module, batch)
                 if codes:
                     out = self._codes_from_output(out)
                 elif isinstance(out, (tuple, list)):
@@ -348,7 +347,13 @@ class BaseDeepHasher(BaseHasher):
             return np.zeros((0, self.bits), dtype=np.float32)
         return np.concatenate(outs)
 
-    def _fit_householder(self, net, X, seed):
+    def _check_params(self, X):
+        """Check parameter combinations before training (subclass hook)."""
+
+    def _fit_second_stage(self, net, X, seed):
+        """Fit what maps the trained network's outputs to codes, or None."""
+        if self.quantization != "householder":
+            return None
         from .householder import HouseholderQuantizer
 
         # Rotate the embedding the loss shaped (after the code

@@ -71,6 +71,17 @@ class NSHasher(_TwoViewDeepHasher):
         −.016 mAP@1000 with the default 20 epochs. On Fashion-MNIST two
         single-seed runs gained +.03 (GPU, 3 sorted epochs) and +.024
         (CPU, 12 epochs; +.052 against a 20k database).
+    code_source : {"head", "latent"}, default="head"
+        Where the codes come from. ``"head"``: the signs of the code head
+        (the paper). ``"latent"``: once the network is trained, an
+        :class:`~sklhash.ITQHasher` (PCA to ``bits`` dimensions and a learned
+        rotation) is fitted on the latent vectors of the training data, and
+        its bits are the codes; the code head then only sorts the batch
+        during training. The latents are what SortedNCE trains directly and
+        the code head follows them with a lag, so their ITQ codes are
+        better when the code head has no term of its own
+        (``code_contrastive_weight=0``): docs/nsh.md has the measurements.
+        Needs ``bits <= latent_dim`` and ``quantization=None``.
     warmup_epochs : int, default=2
         Epochs trained with the auxiliary term only, before SortedNCE starts
         (at the latest in the last epoch). The reported loss includes
@@ -103,7 +114,17 @@ class NSHasher(_TwoViewDeepHasher):
     (3, 2)
     """
 
-    __doc__ = __doc__ % {"shared": _SHARED_PARAMS_DOC, "attrs": _SHARED_ATTRS_DOC}
+    __doc__ = __doc__ % {
+        "shared": _SHARED_PARAMS_DOC,
+        "attrs": _SHARED_ATTRS_DOC.replace(
+            "HouseholderQuantizer or None", "HouseholderQuantizer, ITQHasher or None"
+        ).replace(
+            'when ``quantization="householder"``.',
+            'when ``quantization="householder"``; the\n'
+            "        :class:`~sklhash.ITQHasher` fitted on the training latents "
+            'when\n        ``code_source="latent"``.',
+        ),
+    }
 
     _parameter_constraints = {
         **_TwoViewDeepHasher._parameter_constraints,
@@ -115,6 +136,7 @@ class NSHasher(_TwoViewDeepHasher):
         "contrastive_temperature": [Interval(Real, 0, None, closed="neither")],
         "code_contrastive_weight": [Interval(Real, 0, None, closed="left")],
         "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "code_source": [StrOptions({"head", "latent"})],
         "augmentation": [StrOptions({"auto", "image", "features"}), callable],
     }
 
@@ -130,6 +152,7 @@ class NSHasher(_TwoViewDeepHasher):
         contrastive_temperature=0.2,
         code_contrastive_weight=0.0,
         warmup_epochs=2,
+        code_source="head",
         augmentation="auto",
         backbone="mlp",
         hidden_layer_sizes=(256,),
@@ -171,10 +194,46 @@ class NSHasher(_TwoViewDeepHasher):
         self.contrastive_temperature = contrastive_temperature
         self.code_contrastive_weight = code_contrastive_weight
         self.warmup_epochs = warmup_epochs
+        self.code_source = code_source
         self.augmentation = augmentation
 
     def _latent_dim(self):
         return self.latent_dim
+
+    def _check_params(self, X):
+        if self.code_source != "latent":
+            return
+        if self.quantization is not None:
+            raise ValueError(
+                f"quantization={self.quantization!r} rotates the code head's "
+                "outputs, but code_source='latent' takes the codes from an ITQ "
+                "rotation of the latents: use quantization=None with it."
+            )
+        if self.bits > self.latent_dim:
+            raise ValueError(
+                f"code_source='latent' projects the latents onto `bits` "
+                f"principal directions, so bits={self.bits} must not exceed "
+                f"latent_dim={self.latent_dim}."
+            )
+
+    @staticmethod
+    def _latent_head(module, batch):
+        return module.latent(module.backbone(batch))
+
+    def _fit_second_stage(self, net, X, seed):
+        if self.code_source != "latent":
+            return super()._fit_second_stage(net, X, seed)
+        from .classic import ITQHasher
+
+        Z = self._forward(net, X, codes=False, head=self._latent_head)
+        return ITQHasher(bits=self.bits, random_state=seed).fit(Z)
+
+    def _decision_function(self, X):
+        if self.code_source != "latent":
+            return super()._decision_function(X)
+        return self.quantizer_.decision_function(
+            self._forward(self.net_, X, codes=False, head=self._latent_head)
+        )
 
     def _sorting_started(self):
         if self.contrastive_weight == 0:
