@@ -93,7 +93,7 @@ def test_cnn_and_householder_on_cuda(digits):
     assert est.quantizer_ is not None
     nsh = NSHasher(bits=8, backbone="cnn", latent_dim=8, hidden_layer_sizes=(32,),
                    max_epochs=2, warmup_epochs=1, batch_size=32, device="cuda",
-                   random_state=0)
+                   code_source="head", random_state=0)
     assert nsh.fit(images).transform(images).shape == (len(X), 1)
     # ITQ codes of latents computed on the GPU, and loaded without one.
     latent = nsh.set_params(code_source="latent").fit(images)

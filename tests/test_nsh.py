@@ -330,8 +330,9 @@ def test_latent_codes_are_itq_of_the_trained_latents(digits):
     X = X[:300]
     params = dict(bits=6, latent_dim=8, hidden_layer_sizes=(16,), batch_size=32,
                   max_epochs=2, warmup_epochs=1, random_state=3)
-    head = NSHasher(**params).fit(X)
-    latent = NSHasher(code_source="latent", **params).fit(X)
+    head = NSHasher(code_source="head", **params).fit(X)
+    latent = NSHasher(**params).fit(X)  # "auto": latent, as bits <= latent_dim
+    assert (head.code_source_, latent.code_source_) == ("head", "latent")
     # The same network is trained; only the way to codes differs.
     pairs = zip(head.net_.module_.parameters(), latent.net_.module_.parameters(),
                 strict=True)
@@ -346,6 +347,8 @@ def test_latent_codes_are_itq_of_the_trained_latents(digits):
         rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(
         latent.transform(X), pack_codes(latent.quantizer_.decision_function(Z) > 0))
+    # embed gives what the ITQ stage rounds: the latents.
+    np.testing.assert_allclose(latent.embed(X), Z, rtol=1e-5, atol=1e-6)
     # The rotation is fitted on the training latents, not learned afresh.
     refit = ITQHasher(bits=6, random_state=latent.quantizer_.random_state).fit(Z)
     np.testing.assert_allclose(refit.rotation_, latent.quantizer_.rotation_, atol=1e-5)
@@ -381,9 +384,25 @@ def test_latent_code_source_bad_parameters(digits, params, match):
         NSHasher(**params).fit(X[:40])
 
 
+def test_auto_code_source_falls_back_to_the_head(digits):
+    X, _ = digits
+    small = dict(hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    assert NSHasher(bits=16, latent_dim=8, **small).fit(X).code_source_ == "head"
+    hh = NSHasher(bits=8, latent_dim=8, quantization="householder", **small).fit(X)
+    assert hh.code_source_ == "head" and type(hh.quantizer_).__name__ == (
+        "HouseholderQuantizer")
+    # A failed fit leaves no fitted attribute behind.
+    bad = NSHasher(bits=16, latent_dim=8, code_source="latent", **small)
+    with pytest.raises(ValueError, match="latent_dim"):
+        bad.fit(X)
+    assert not [k for k in vars(bad) if k.endswith("_") and not k.startswith("_")]
+
+
+# The common checks (tests/test_common.py) run the default, latent codes; the
+# paper's code-head path gets its own run.
 @parametrize_with_checks([
-    NSHasher(bits=4, latent_dim=4, hidden_layer_sizes=(16,), max_epochs=1,
-             batch_size=16, code_source="latent", random_state=0)
+    NSHasher(bits=5, latent_dim=8, hidden_layer_sizes=(16,), max_epochs=1,
+             batch_size=16, code_source="head", random_state=0)
 ])
-def test_latent_code_source_passes_sklearn_checks(estimator, check):
+def test_head_code_source_passes_sklearn_checks(estimator, check):
     check(estimator)

@@ -229,6 +229,7 @@ class BaseDeepHasher(BaseHasher):
         """
         import torch
 
+        self._check_params()
         X = validate_data(self, X, dtype=np.float32, allow_nd=self._allow_nd())
         if y is None and not self._targets_optional():
             raise ValueError(
@@ -245,7 +246,6 @@ class BaseDeepHasher(BaseHasher):
         fork_devices = [torch.device(device)] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
-            self._check_params(X)
             targets = self._fit_targets(X, y)
             net = self._train(X, targets, device, seed)
             quantizer = self._fit_second_stage(net, X, seed)
@@ -347,8 +347,8 @@ class BaseDeepHasher(BaseHasher):
             return np.zeros((0, self.bits), dtype=np.float32)
         return np.concatenate(outs)
 
-    def _check_params(self, X):
-        """Check parameter combinations before training (subclass hook)."""
+    def _check_params(self):
+        """Check parameter combinations before anything is fitted (hook)."""
 
     def _fit_second_stage(self, net, X, seed):
         """Fit what maps the trained network's outputs to codes, or None."""

@@ -19,7 +19,7 @@ INIT_PARAMS = {
                       "random_state": 0},
     "CSQHasher": {"bits": 5, "hidden_layer_sizes": (16,), "max_epochs": 1,
                   "random_state": 0},
-    "NSHasher": {"bits": 5, "latent_dim": 4, "hidden_layer_sizes": (16,),
+    "NSHasher": {"bits": 5, "latent_dim": 8, "hidden_layer_sizes": (16,),
                  "max_epochs": 1, "batch_size": 16, "random_state": 0},
     "CIBHasher": {"bits": 5, "hidden_layer_sizes": (16,), "max_epochs": 1,
                   "batch_size": 16, "random_state": 0},
