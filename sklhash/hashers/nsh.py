@@ -7,7 +7,9 @@ as positives and the rest as negatives, so the code head learns from the
 same sorted list that retrieval uses (DESIGN.md section 3.2). sklhash adds
 what the measurements of docs/nsh.md showed the method needs: an auxiliary
 SimCLR term on the latents and a warm-up during which only that term trains,
-so the latents are meaningful before the codes are sorted by them.
+so the latents are meaningful before the codes are sorted by them, and
+(by default) codes taken from an ITQ rotation of the trained latents, which
+SortedNCE shapes directly, rather than from the code head, which lags them.
 """
 
 from numbers import Integral, Real
@@ -35,7 +37,8 @@ class NSHasher(_TwoViewDeepHasher):
     :func:`sklhash.nn.losses.sorted_nce_loss` contrasts the top
     ``n_positives`` ranks against the rest. An auxiliary NT-Xent term on the
     latents (:func:`sklhash.nn.losses.nt_xent_loss`), trained alone for the
-    first ``warmup_epochs``, makes the latents worth sorting by.
+    first ``warmup_epochs``, makes the latents worth sorting by. Once trained,
+    the codes are by default ITQ codes of the latents (``code_source``).
 
     ``fit(X)`` ignores ``y``. Memory per batch grows as
     ``batch_size**2 * (batch_size + latent_dim)``: see docs/nsh.md for the
@@ -69,9 +72,9 @@ class NSHasher(_TwoViewDeepHasher):
         NSH) stays the default because the gains are not robust
         (docs/nsh.md). On digits, 3 seeds, 0.3 gave +.013 / +.019 / +.027
         mAP@100 at 16 / 32 / 64 bits in 10 epochs, but −.002 / +.011 /
-        −.016 mAP@1000 with the default 20 epochs. On Fashion-MNIST two
-        single-seed runs gained +.03 (GPU, 3 sorted epochs) and +.024
-        (CPU, 12 epochs; +.052 against a 20k database).
+        −.016 mAP@1000 with the default 20 epochs. On Fashion-MNIST the
+        code head's codes gained +.02 to +.05 (three runs), but the default
+        latent codes (``code_source``) gain as much without it.
     code_source : {"auto", "latent", "head"}, default="auto"
         Where the codes come from. ``"head"``: the signs of the code head
         (the paper). ``"latent"``: once the network is trained, an
