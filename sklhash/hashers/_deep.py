@@ -361,16 +361,25 @@ class BaseDeepHasher(BaseHasher):
         Z = self._forward(net, X)
         return HouseholderQuantizer(bits=self.bits, random_state=seed).fit(Z)
 
-    def _decision_function(self, X):
-        if self.quantizer_ is not None:
-            return self.quantizer_.decision_function(self._forward(self.net_, X))
+    def _embedding(self, X):
+        """What the fitted second stage (if any) turns into codes.
+
+        The code head's outputs after its nonlinearity; a subclass whose
+        second stage reads another output of the network overrides this.
+        """
         return self._forward(self.net_, X)
 
-    def embed(self, X):
-        """Continuous outputs of the network (after the code nonlinearity).
+    def _decision_function(self, X):
+        Z = self._embedding(X)
+        return Z if self.quantizer_ is None else self.quantizer_.decision_function(Z)
 
-        The same values as :meth:`decision_function` unless a Householder
-        second stage rotates them; useful to measure the rounding loss.
+    def embed(self, X):
+        """Continuous outputs of the network that the codes round.
+
+        The code head after its nonlinearity: the same values as
+        :meth:`decision_function` unless a second stage (Householder, or
+        :class:`~sklhash.NSHasher`'s ITQ on its latents, which are then what
+        this returns) maps them to codes; useful to measure the rounding loss.
 
         Parameters
         ----------
@@ -380,10 +389,11 @@ class BaseDeepHasher(BaseHasher):
         Returns
         -------
         Z : ndarray of shape (n_samples, n_bits_), dtype float32
-            Continuous codes.
+            Continuous outputs (NSHasher with latent codes: of width
+            ``latent_dim``).
         """
         check_is_fitted(self)
-        return self._forward(self.net_, self._validate_transform_input(X))
+        return self._embedding(self._validate_transform_input(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

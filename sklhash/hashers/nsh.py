@@ -15,7 +15,6 @@ SortedNCE shapes directly, rather than from the code head, which lags them.
 from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ._unsupervised_common import (
     _SHARED_ATTRS_DOC,
@@ -86,7 +85,8 @@ class NSHasher(_TwoViewDeepHasher):
         +.04 mAP@1000 on digits at 16 / 32 / 64 bits (3 seeds) and +.01 to
         +.03 on Fashion-MNIST (docs/nsh.md). ``"latent"`` needs
         ``bits <= latent_dim`` and ``quantization=None``; ``"auto"`` is
-        ``"latent"`` when those hold and ``"head"`` otherwise.
+        ``"latent"`` when those hold and ``"head"`` otherwise. With latent
+        codes, ``embed`` returns the latents (of width ``latent_dim``).
     warmup_epochs : int, default=2
         Epochs trained with the auxiliary term only, before SortedNCE starts
         (at the latest in the last epoch). The reported loss includes
@@ -250,50 +250,22 @@ class NSHasher(_TwoViewDeepHasher):
         self.code_source_ = self._resolve_code_source()
         return self
 
-    @staticmethod
-    def _latent_head(module, batch):
-        return module.latent(module.backbone(batch))
+    def _latents(self, net, X):
+        return self._forward(
+            net, X, codes=False, head=lambda m, batch: m.latent(m.backbone(batch))
+        )
 
     def _fit_second_stage(self, net, X, seed):
         if self._resolve_code_source() != "latent":
             return super()._fit_second_stage(net, X, seed)
         from .classic import ITQHasher
 
-        Z = self._forward(net, X, codes=False, head=self._latent_head)
-        return ITQHasher(bits=self.bits, random_state=seed).fit(Z)
+        return ITQHasher(bits=self.bits, random_state=seed).fit(self._latents(net, X))
 
-    def _decision_function(self, X):
+    def _embedding(self, X):
         if self.code_source_ != "latent":
-            return super()._decision_function(X)
-        return self.quantizer_.decision_function(
-            self._forward(self.net_, X, codes=False, head=self._latent_head)
-        )
-
-    def embed(self, X):
-        """Continuous outputs that the codes round.
-
-        When the codes come from the code head (``code_source_ == "head"``),
-        its outputs after ``tanh``, as for every deep hasher; when they come
-        from the latents, the latent vectors that the ITQ stage projects,
-        rotates and binarises.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_bits_) or (n_samples, latent_dim)
-            Continuous outputs, float32.
-        """
-        check_is_fitted(self)
-        if self.code_source_ != "latent":
-            return super().embed(X)
-        return self._forward(
-            self.net_, self._validate_transform_input(X), codes=False,
-            head=self._latent_head,
-        )
+            return super()._embedding(X)
+        return self._latents(self.net_, X)
 
     def _sorting_started(self):
         if self.contrastive_weight == 0:
