@@ -11,9 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 
-from sklhash._neighbors import _faiss, _io, _mih, _numpy
 from sklhash.codes import hamming_distances, pack_codes, unpack_codes
-from sklhash.neighbors import HammingIndex
+from sklhash.neighbors import HammingIndex, _faiss, _io, _mih, _numpy
 
 # faiss-cpu is an optional extra: its backend is tested where it is installed.
 needs_faiss = pytest.mark.skipif(

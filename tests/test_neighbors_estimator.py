@@ -11,8 +11,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklhash import LSHHasher
-from sklhash._neighbors._faiss import faiss_available
 from sklhash.neighbors import HammingIndex, HashingNearestNeighbors
+from sklhash.neighbors._faiss import faiss_available
 
 BACKENDS = [
     "numpy",
