@@ -184,13 +184,12 @@ def _cmd_encode(args):
 
 
 def _codes(path, what):
-    codes = _load_npy(path, what)
-    if codes.dtype != np.uint8 or codes.ndim != 2:
-        raise CLIError(
-            f"{what} file {path!r} must hold a 2-d uint8 array of packed codes, "
-            f"got dtype {codes.dtype} and shape {codes.shape}"
-        )
-    return codes
+    from .codes import check_codes
+
+    try:
+        return check_codes(_load_npy(path, what), input_name=f"{what} file {path!r}")
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
 
 
 def _cmd_search(args):

@@ -623,7 +623,7 @@ def _codes(n, width=2, seed=0):
         ({"ties": "random"}, "ties must be one of"),
         ({"normalize": "hits"}, "normalize must be one of"),
         ({"metric": "manhattan"}, "metric must be one of"),
-        ({"query_codes": np.zeros((4, 2))}, "query_codes must hold packed uint8 codes"),
+        ({"query_codes": np.zeros((4, 2))}, "must have dtype uint8.*euclid"),
         ({"query_codes": _codes(4), "exclude_self": True}, "exclude_self=True needs"),
         ({"query_labels": np.zeros((4, 3)), "db_labels": np.zeros((10, 2))},
          "same number of label columns"),

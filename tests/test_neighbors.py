@@ -406,7 +406,7 @@ def test_save_is_atomic(tmp_path, rng, monkeypatch):
 
 def test_queries_of_another_width_are_refused(rng):
     index = HammingIndex().fit(random_codes(rng, 10, 64))
-    wrong_width = "queries are codes of .* bytes but the index holds codes of 8 bytes"
+    wrong_width = "queries are codes of .* bytes but codes of 8 bytes are expected"
     for queries in (random_codes(rng, 2, 32), random_codes(rng, 2, 72)):
         with pytest.raises(ValueError, match=wrong_width):
             index.kneighbors(queries, 3)
@@ -416,7 +416,7 @@ def test_queries_of_another_width_are_refused(rng):
         index.kneighbors(np.zeros((2, 8), dtype=np.int64), 3)
     with pytest.raises(ValueError, match="2-d array"):
         index.kneighbors(np.zeros(8, dtype=np.uint8), 3)
-    with pytest.raises(ValueError, match="codes are codes of 4 bytes"):
+    with pytest.raises(ValueError, match="codes are codes of 4 bytes but codes of 8"):
         index.add(random_codes(rng, 2, 32))
 
 
@@ -429,7 +429,7 @@ def test_padding_bits_must_be_zero(rng):
         index.kneighbors(dirty, 1)
     with pytest.raises(ValueError, match="padding bits beyond n_bits=12"):
         HammingIndex(n_bits=12).fit(dirty)
-    with pytest.raises(ValueError, match="n_bits=20 does not fit codes of 2 bytes"):
+    with pytest.raises(ValueError, match="codes of 3 bytes are expected .n_bits=20"):
         HammingIndex(n_bits=20).fit(codes)
 
 

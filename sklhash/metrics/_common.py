@@ -23,7 +23,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils.validation import check_array
 
-from ..codes import hamming_distances
+from ..codes import check_codes, hamming_distances
 
 TIES = ("average", "optimistic", "pessimistic", "index")
 METRICS = ("hamming", "euclidean", "cosine")
@@ -136,18 +136,16 @@ class Points:
 
     @staticmethod
     def _check_codes(codes, name):
-        codes = np.asarray(codes)
-        if codes.ndim != 2:
-            raise ValueError(
-                f"{name} must be a 2-d array of packed codes, got shape {codes.shape}."
-            )
-        if codes.dtype != np.uint8:
-            raise ValueError(
-                f"{name} must hold packed uint8 codes (the output of transform) "
-                f"for metric='hamming', got dtype {codes.dtype}; pass "
-                "metric='euclidean' or metric='cosine' for float embeddings."
-            )
-        return codes
+        try:
+            return check_codes(codes, input_name=name)
+        except ValueError as exc:
+            if np.asarray(codes).dtype.kind == "f":
+                # The likely slip: float embeddings ranked as if they were codes.
+                raise ValueError(
+                    f"{exc} For float embeddings pass metric='euclidean' or "
+                    "metric='cosine'."
+                ) from exc
+            raise
 
     def chunks(self, chunk_size=None):
         """Yield ``(slice, distances)`` for consecutive query chunks.

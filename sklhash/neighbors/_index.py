@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..codes import _as_words, _check_packed, n_bytes
+from ..codes import _as_words, check_codes
 from . import _faiss, _io, _mih, _numpy
 
 __all__ = ["HammingIndex"]
@@ -151,29 +151,12 @@ class HammingIndex(BaseEstimator):
 
     # -- input checks -----------------------------------------------------
 
-    def _check_codes(self, codes, name, n_bits):
-        codes = _check_packed(codes, name)
-        width = n_bytes(n_bits)
-        if codes.shape[1] != width:
-            raise ValueError(
-                f"{name} are codes of {codes.shape[1]} bytes but the index holds "
-                f"codes of {width} bytes (n_bits={n_bits}); encode them with the "
-                "same hasher."
-            )
-        pad = 8 * width - n_bits
-        if pad and codes.shape[0] and (codes[:, -1] & ((1 << pad) - 1)).any():
-            raise ValueError(
-                f"{name} have non-zero padding bits beyond n_bits={n_bits}; "
-                "packed codes from transform / pack_codes always pad with 0."
-            )
-        return np.ascontiguousarray(codes)
-
     def _check_queries(self, queries):
         # check_is_fitted costs tens of microseconds (estimator tags), a
         # sizeable share of a single-query search over a small database.
         if not hasattr(self, "codes_"):
             check_is_fitted(self)
-        return self._check_codes(queries, "queries", self.n_bits_)
+        return check_codes(queries, n_bits=self.n_bits_, input_name="queries")
 
     # -- fitting ------------------------------------------------------------
 
@@ -193,23 +176,17 @@ class HammingIndex(BaseEstimator):
         self : HammingIndex
             The fitted index.
         """
-        codes = _check_packed(codes, "codes")
-        if codes.shape[0] < 1 or codes.shape[1] < 1:
+        codes = check_codes(codes)
+        if codes.shape[0] < 1:
             raise ValueError(
-                f"codes must hold at least one code of at least one byte, got "
-                f"shape {codes.shape}."
+                f"codes must hold at least one code, got shape {codes.shape}."
             )
-        n_bits = 8 * codes.shape[1] if self.n_bits is None else int(self.n_bits)
-        if n_bytes(n_bits) != codes.shape[1]:
-            raise ValueError(
-                f"n_bits={n_bits} does not fit codes of {codes.shape[1]} bytes "
-                f"(expected {8 * codes.shape[1] - 7} to {8 * codes.shape[1]} bits)."
-            )
-        codes = self._check_codes(codes, "codes", n_bits)
+        n_bits = 8 * codes.shape[1] if self.n_bits is None else self.n_bits
+        codes = check_codes(codes, n_bits=n_bits)
         if self.backend == "faiss":
             _faiss.import_faiss()
         self.codes_ = codes.copy()
-        self.n_bits_ = n_bits
+        self.n_bits_ = int(n_bits)
         self.n_codes_ = codes.shape[0]
         self._clear_caches()
         # Explicit backends build their structures now, so that search timings
@@ -236,7 +213,7 @@ class HammingIndex(BaseEstimator):
             The index, now holding ``n_codes_ + n_new`` codes.
         """
         check_is_fitted(self)
-        codes = self._check_codes(codes, "codes", self.n_bits_)
+        codes = check_codes(codes, n_bits=self.n_bits_)
         if codes.shape[0] == 0:
             return self
         self.codes_ = np.concatenate([self.codes_, codes])
