@@ -2,6 +2,7 @@
 Debian files (package dataset-fashion-mnist, installed in CI)."""
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -84,7 +85,8 @@ def test_tiny_files(tiny, subset):
     folder, split = tiny
     images, labels = split[subset]
     bunch = load_fashion_mnist(subset, path=folder)
-    np.testing.assert_array_equal(bunch.images, images)
+    # Channels first, one grey channel: (n, 1, 28, 28).
+    np.testing.assert_array_equal(bunch.images, images[:, None])
     assert bunch.images.dtype == np.uint8
     assert bunch.data.dtype == np.float32 and bunch.data.shape == (len(images), 784)
     np.testing.assert_array_equal(bunch.data, images.reshape(-1, 784) / np.float32(255))
@@ -112,7 +114,7 @@ def test_uncompressed_files(tmp_path, rng):
     images = rng.integers(0, 256, (2, 28, 28), dtype=np.uint8)
     write_split(tmp_path, "test", images, np.array([1, 2], np.uint8), gz=False)
     np.testing.assert_array_equal(
-        load_fashion_mnist("test", path=tmp_path).images, images
+        load_fashion_mnist("test", path=tmp_path).images[:, 0], images
     )
 
 
@@ -211,6 +213,121 @@ def test_inconsistent_files(tmp_path, images, labels, match):
     assert str(tmp_path) in str(info.value)
 
 
+class ReadCounter:
+    """Wraps gzip.open's stream and counts the decompressed bytes handed out."""
+
+    def __init__(self, monkeypatch):
+        import sklhash.datasets._base as base
+
+        self.total = 0
+        real_open = base.gzip.open
+        counter = self
+
+        class Counting:
+            def __init__(self, stream):
+                self.stream = stream
+
+            def read(self, n=-1):
+                out = self.stream.read(n)
+                counter.total += len(out)
+                return out
+
+            def readinto(self, buf):
+                n = self.stream.readinto(buf)
+                counter.total += n
+                return n
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.stream.close()
+
+        monkeypatch.setattr(
+            base.gzip, "open", lambda *a, **k: Counting(real_open(*a, **k))
+        )
+
+
+def bomb(n_labels, payload_mib):
+    """A labels file announcing ``n_labels`` and holding ``payload_mib`` MiB."""
+    header = bytes([0, 0, 0x08, 1]) + struct.pack(">I", n_labels)
+    compressor = gzip.compress  # one stream; zeros compress ~1000:1
+    return compressor(header + bytes(payload_mib << 20), compresslevel=1)
+
+
+def test_gzip_bomb_is_stopped_at_the_announced_size(tmp_path, monkeypatch):
+    # A labels file whose header announces 10 labels and whose gzip stream
+    # expands to 64 MiB: only the 10 announced bytes (plus one to see that
+    # more follows) may be decompressed.
+    images = np.zeros((10, 28, 28), np.uint8)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", images)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(bomb(10, 64))
+    counter = ReadCounter(monkeypatch)
+    with pytest.raises(ValueError, match="more data than the 10 bytes its header"):
+        load_fashion_mnist("test", path=tmp_path)
+    assert counter.total < 1 << 20
+    counter.total = 0
+    with pytest.raises(ValueError, match="more data than the 10 bytes"):
+        read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz")
+    assert counter.total < 1 << 20
+
+
+def test_header_is_checked_before_any_payload(tmp_path, monkeypatch):
+    # Headers announcing more images than the published split, or counts
+    # that disagree, are refused before a byte of payload is decompressed.
+    counter = ReadCounter(monkeypatch)
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 10**6, 28, 28)
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(header + bytes(1 << 20))
+    )
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(10**6, np.uint8))
+    with pytest.raises(ValueError, match="announce 1000000 images.*test split has"):
+        load_fashion_mnist("test", path=tmp_path)
+    assert counter.total < 64
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(10, np.uint8))
+    counter.total = 0
+    with pytest.raises(ValueError, match="has 10 labels but .* has 1000000 images"):
+        load_fashion_mnist("test", path=tmp_path)
+    assert counter.total < 64
+
+
+def test_read_idx_max_bytes(tmp_path):
+    path = write_idx(tmp_path / "a", np.zeros((4, 5), np.int32))
+    assert read_idx(path, max_bytes=80).shape == (4, 5)
+    with pytest.raises(
+        ValueError,
+        match=r"announces shape \(4, 5\), 80 bytes.*"
+        "max_bytes=79",
+    ):
+        read_idx(path, max_bytes=79)
+    # A header announcing 2**32-1 items of float64 (32 GiB) with no data:
+    # refused by the bound, nothing allocated.
+    raw = bytes([0, 0, 0x0E, 1]) + struct.pack(">I", 2**32 - 1)
+    huge = write_idx(tmp_path / "b", None, raw=raw)
+    with pytest.raises(ValueError, match="more than max_bytes"):
+        read_idx(huge)
+    for bad in (-1, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="max_bytes must be an int"):
+            read_idx(path, max_bytes=bad)
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_not_a_regular_file(tmp_path, kind):
+    target = tmp_path / "train-labels-idx1-ubyte.gz"
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((1, 28, 28), np.uint8))
+    if kind == "folder":
+        target.mkdir()
+        # the loader does not see a folder as the labels file
+        with pytest.raises(ValueError, match="not found"):
+            load_fashion_mnist(path=tmp_path)
+        with pytest.raises(ValueError, match=f"{target} is not a regular file"):
+            read_idx(target)
+    else:
+        os.mkfifo(target)  # reading it would block forever
+        with pytest.raises(ValueError, match=f"{target} is not a regular file"):
+            read_idx(target)
+
+
 def test_bad_subset():
     with pytest.raises(ValueError, match="subset"):
         load_fashion_mnist("validation")
@@ -230,7 +347,7 @@ def real_all():
 def test_real_files(real_all):
     b = real_all
     assert b.data.shape == (70000, 784) and b.data.dtype == np.float32
-    assert b.images.shape == (70000, 28, 28) and b.images.dtype == np.uint8
+    assert b.images.shape == (70000, 1, 28, 28) and b.images.dtype == np.uint8
     assert 0.0 <= b.data.min() and b.data.max() <= 1.0
     # Published split sizes and perfectly balanced classes.
     np.testing.assert_array_equal(np.bincount(b.target[:60000]), [6000] * 10)

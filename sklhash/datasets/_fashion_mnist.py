@@ -1,14 +1,22 @@
 """Fashion-MNIST from the standard idx files (Debian ``dataset-fashion-mnist``)."""
 
-import gzip
+import math
 import os
-import zlib
+import struct
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from ._base import _finish, _not_found, _search_dirs
+from ._base import (
+    _finish,
+    _not_found,
+    _open_stream,
+    _read_exactly,
+    _reading,
+    _search_dirs,
+)
 
 __all__ = ["load_fashion_mnist", "read_idx"]
 
@@ -51,8 +59,11 @@ Zalando's article images: 70,000 grayscale 28x28 images (60,000 train,
 10,000 test) in 10 balanced classes: T-shirt/top, Trouser, Pullover, Dress,
 Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot.
 
-``data`` holds the pixels scaled to [0, 1] as float32, one flattened
-row-major image a row; ``images`` holds the same pixels as uint8 (n, 28, 28).
+``images`` holds the pixels as uint8 (n, 1, 28, 28): channels first,
+(n, C, H, W), the layout of every sklhash image loader and of PyTorch.
+``data`` holds the same pixels scaled to [0, 1] as float32, one image a row:
+``images.reshape(n, -1) / 255``, the flat rows the ``"cnn"`` backbone
+reshapes back to (1, 28, 28).
 ``hierarchy`` is the WordNet hierarchy over the 10 classes (garment /
 footwear / bag), whose leaves are the integer labels 0..9.
 
@@ -62,17 +73,64 @@ Dataset for Benchmarking Machine Learning Algorithms", arXiv:1708.07747,
 """
 
 
-def read_idx(filename):
+# The most bytes read_idx holds by default: 1 GiB covers every file of the
+# MNIST family (EMNIST's largest is 0.55 GB) and refuses a lying header.
+MAX_IDX_BYTES = 2**30
+
+# The published split sizes: a header announcing more is not Fashion-MNIST.
+_SPLIT_SIZES = {"train": 60000, "test": 10000}
+
+
+def _idx_header(stream, name):
+    """``(dtype, shape)`` from the header of an idx stream, nothing more read."""
+    with _reading(name):
+        magic = stream.read(4)
+    if len(magic) < 4 or magic[0] or magic[1] or magic[2] not in _IDX_DTYPES:
+        raise ValueError(
+            f"{name} is not an idx file: bad magic number "
+            f"{magic.hex() or '(empty file)'}"
+        )
+    ndim = magic[3]
+    with _reading(name):
+        dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise ValueError(f"{name} is truncated: the idx header is incomplete")
+    return _IDX_DTYPES[magic[2]], struct.unpack(f">{ndim}I", dims)
+
+
+def _idx_payload(stream, dtype, shape, name, max_bytes):
+    """The values after an idx header: exactly what it announced, or an error."""
+    n_items = math.prod(shape)  # Python ints: no overflow on a lying header
+    n_bytes = n_items * dtype.itemsize
+    if n_bytes > max_bytes:
+        raise ValueError(
+            f"{name}: its idx header announces shape {shape}, {n_bytes} bytes, "
+            f"more than max_bytes={max_bytes}; refusing to read it"
+        )
+    values = np.empty(n_items, dtype)
+    _read_exactly(stream, values.view(np.uint8), name)
+    return values.astype(dtype.newbyteorder("=")).reshape(shape)
+
+
+def read_idx(filename, *, max_bytes=MAX_IDX_BYTES):
     """Read an idx file (the MNIST / Fashion-MNIST format), gzipped or not.
 
     The file starts with two zero bytes, a type byte (``0x08`` for unsigned
     bytes), the number of dimensions, then each dimension as a big-endian
     32-bit integer, then the values in row-major order.
 
+    The header is read and checked first; then exactly the bytes it
+    announces are decompressed, and a file holding more (a decompression
+    bomb behind a small header) is refused after those bytes, so memory
+    never exceeds what the header announced, itself at most ``max_bytes``.
+
     Parameters
     ----------
     filename : str or path-like
-        The file; a name ending in ``.gz`` is decompressed.
+        The file; a name ending in ``.gz`` (or ``.bz2``, ``.xz``) is
+        decompressed.
+    max_bytes : int, default=2**30
+        Largest payload, in bytes, a header may announce.
 
     Returns
     -------
@@ -82,8 +140,10 @@ def read_idx(filename):
     Raises
     ------
     ValueError
-        If the file is not a valid idx file, is truncated, or its gzip
-        stream is corrupt. The message names the file.
+        If the file is not a regular file, not a valid idx file, is
+        truncated, holds more than its header announces, announces more than
+        ``max_bytes``, or its compressed stream is corrupt. The message names
+        the file.
 
     Examples
     --------
@@ -94,36 +154,14 @@ def read_idx(filename):
     >>> labels.shape, labels.dtype
     ((10000,), dtype('uint8'))
     """
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, Integral):
+        raise ValueError(f"max_bytes must be an int >= 0, got {max_bytes!r}")
+    if max_bytes < 0:
+        raise ValueError(f"max_bytes must be an int >= 0, got {max_bytes!r}")
     filename = Path(filename)
-    try:
-        if filename.suffix == ".gz":
-            with gzip.open(filename, "rb") as f:
-                raw = f.read()
-        else:
-            raw = filename.read_bytes()
-    except (OSError, EOFError, zlib.error) as exc:
-        # gzip raises EOFError on a truncated stream and BadGzipFile (an
-        # OSError) on a bad header or CRC.
-        raise ValueError(f"Cannot read idx file {filename}: {exc}") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(
-            f"{filename} is not an idx file: bad magic number "
-            f"{raw[:4].hex() or '(empty file)'}"
-        )
-    dtype = _IDX_DTYPES[raw[2]]
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{filename} is truncated: the idx header is incomplete")
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, offset=4))
-    expected = header + dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-    if len(raw) != expected:
-        raise ValueError(
-            f"{filename} has {len(raw)} bytes but its idx header {shape} "
-            f"announces {expected}: the file is truncated or corrupt"
-        )
-    values = np.frombuffer(raw, dtype, offset=header).reshape(shape)
-    return values.astype(dtype.newbyteorder("="))
+    with _open_stream(filename) as stream:
+        dtype, shape = _idx_header(stream, filename)
+        return _idx_payload(stream, dtype, shape, filename, max_bytes)
 
 
 def _find_file(folder, stem):
@@ -134,30 +172,46 @@ def _find_file(folder, stem):
 
 
 def _read_split(folder, split):
+    """Images (n, 1, 28, 28) and labels (n,) of one split.
+
+    Both headers are read and checked against each other and against the
+    published split size before any payload is decompressed.
+    """
     images_stem, labels_stem = _FILES[split]
     images_file = _find_file(folder, images_stem)
     labels_file = _find_file(folder, labels_stem)
-    images = read_idx(images_file)
-    labels = read_idx(labels_file)
-    if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
-        raise ValueError(
-            f"{images_file} does not hold 28x28 uint8 images: "
-            f"dtype {images.dtype}, shape {images.shape}"
-        )
-    if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise ValueError(
-            f"{labels_file} does not hold a 1-d uint8 label vector: "
-            f"dtype {labels.dtype}, shape {labels.shape}"
-        )
-    if len(labels) != len(images):
-        raise ValueError(
-            f"{labels_file} has {len(labels)} labels but {images_file} has "
-            f"{len(images)} images"
-        )
+    with _open_stream(images_file) as fi, _open_stream(labels_file) as fl:
+        images_dtype, images_shape = _idx_header(fi, images_file)
+        labels_dtype, labels_shape = _idx_header(fl, labels_file)
+        if images_dtype != np.uint8 or images_shape[1:] != (28, 28):
+            raise ValueError(
+                f"{images_file} does not hold 28x28 uint8 images: "
+                f"dtype {images_dtype}, shape {images_shape}"
+            )
+        if labels_dtype != np.uint8 or len(labels_shape) != 1:
+            raise ValueError(
+                f"{labels_file} does not hold a 1-d uint8 label vector: "
+                f"dtype {labels_dtype}, shape {labels_shape}"
+            )
+        n = images_shape[0]
+        if labels_shape[0] != n:
+            raise ValueError(
+                f"{labels_file} has {labels_shape[0]} labels but {images_file} "
+                f"has {n} images"
+            )
+        if n > _SPLIT_SIZES[split]:
+            raise ValueError(
+                f"{images_file} and {labels_file} announce {n} images; the "
+                f"Fashion-MNIST {split} split has {_SPLIT_SIZES[split]}"
+            )
+        images = _idx_payload(fi, images_dtype, images_shape, images_file, np.inf)
+        labels = _idx_payload(fl, labels_dtype, labels_shape, labels_file, np.inf)
     if len(labels) and labels.max() >= len(CLASS_NAMES):
         raise ValueError(
             f"{labels_file} holds label {labels.max()}; Fashion-MNIST labels are 0..9"
         )
+    # Channels first, as everywhere in sklhash: one grey channel.
+    images = images.reshape(n, 1, 28, 28)
     return images, labels, [str(images_file), str(labels_file)]
 
 
@@ -199,13 +253,15 @@ def load_fashion_mnist(subset="train", *, path=None, data_home=None, return_X_y=
         Dictionary-like object with attributes:
 
         data : ndarray of shape (n_samples, 784), float32
-            Pixels scaled to [0, 1], each image flattened row by row.
+            Pixels scaled to [0, 1]: ``images.reshape(n_samples, -1) / 255``,
+            i.e. each image flattened in (channel, height, width) order.
         target : ndarray of shape (n_samples,), int64
             Class labels 0..9.
         target_names : ndarray of shape (10,)
             Class names, in label order.
-        images : ndarray of shape (n_samples, 28, 28), uint8
-            The raw images.
+        images : ndarray of shape (n_samples, 1, 28, 28), uint8
+            The raw images, channels first (n, C, H, W) as in every sklhash
+            image loader.
         hierarchy : LabelHierarchy
             WordNet hierarchy over the labels 0..9
             (:func:`fashion_mnist_hierarchy`).
@@ -221,8 +277,10 @@ def load_fashion_mnist(subset="train", *, path=None, data_home=None, return_X_y=
     ------
     ValueError
         If the files are not found (the message lists where the loader
-        looked and how to get them) or a file is truncated or corrupt (the
-        message names it).
+        looked and how to get them), a file is truncated or corrupt, or its
+        header announces other shapes than the other file or more images
+        than the published split (the message names it). Headers are
+        checked before any payload is decompressed.
 
     See Also
     --------
@@ -233,7 +291,7 @@ def load_fashion_mnist(subset="train", *, path=None, data_home=None, return_X_y=
     >>> from sklhash.datasets import load_fashion_mnist
     >>> fmnist = load_fashion_mnist("test")
     >>> fmnist.data.shape, fmnist.images.shape
-    ((10000, 784), (10000, 28, 28))
+    ((10000, 784), (10000, 1, 28, 28))
     >>> fmnist.target_names[fmnist.target[:3]]
     array(['Ankle boot', 'Pullover', 'Trouser'], dtype='<U11')
     """
