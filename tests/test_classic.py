@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.stats import ortho_group
 from sklearn.datasets import load_digits
 
 from sklhash import ITQHasher, LSHHasher, PCAHasher, SpectralHasher, hamming_distances
-from sklhash.hashers.classic import itq_rotation
+from sklhash.hashers.classic import _random_rotation, itq_rotation
 
 
 def _quantization_error(V, R):
@@ -96,3 +98,20 @@ def test_lsh_is_centred():
     # Centring makes every bit fire for a reasonable fraction of the data.
     frac = (values > 0).mean(axis=0)
     assert frac.min() > 0.05 and frac.max() < 0.95
+
+
+@given(st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_random_rotation_is_orthogonal(n, seed):
+    R = _random_rotation(n, np.random.RandomState(seed))
+    assert R.shape == (n, n)
+    np.testing.assert_allclose(R @ R.T, np.eye(n), atol=1e-10)
+
+
+def test_one_bit_itq_and_pca_sign_convention():
+    X, _ = load_digits(return_X_y=True)
+    codes = ITQHasher(bits=1, random_state=0).fit_transform(X)
+    assert codes.shape == (len(X), 1) and 0 < np.unpackbits(codes, axis=1)[:, 0].sum()
+    # svd_flip's convention: the largest absolute loading of each direction is
+    # positive, so the codes do not depend on LAPACK's sign choice.
+    comps = PCAHasher(bits=8).fit(X).components_
+    assert (comps[np.arange(8), np.abs(comps).argmax(axis=1)] > 0).all()

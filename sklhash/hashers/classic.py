@@ -10,7 +10,9 @@ from numbers import Integral
 
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
+from scipy.stats import ortho_group
 from sklearn.base import _fit_context
+from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
@@ -21,25 +23,26 @@ __all__ = ["LSHHasher", "PCAHasher", "ITQHasher", "SpectralHasher"]
 
 
 def _pca(X, n_components):
-    """Mean and the top ``n_components`` principal directions of ``X``."""
-    mean = X.mean(axis=0)
-    # Full SVD of the centred data: exact, and deterministic up to the sign
-    # convention fixed below.
-    _, s, vt = np.linalg.svd(X - mean, full_matrices=False)
-    components = vt[:n_components]
-    # Fix each direction's sign (largest absolute loading positive) so the
-    # codes do not depend on LAPACK's arbitrary sign choice.
-    signs = np.sign(
-        components[np.arange(len(components)), np.abs(components).argmax(axis=1)]
-    )
-    signs[signs == 0] = 1
-    return mean, components * signs[:, None], s[:n_components]
+    """Mean, top ``n_components`` principal directions and singular values.
+
+    scikit-learn's :class:`~sklearn.decomposition.PCA` with the exact
+    ``"full"`` solver: its sign convention (``svd_flip`` on the rows of
+    ``Vt``, largest absolute loading positive) makes the codes independent of
+    LAPACK's arbitrary signs. The ``"auto"`` choice would switch to an
+    eigendecomposition of the covariance on tall data, faster but not the
+    same directions to the last bit, and would change published codes.
+    """
+    pca = PCA(n_components=n_components, svd_solver="full").fit(X)
+    return pca.mean_, pca.components_, pca.singular_values_
 
 
 def _random_rotation(n, random_state):
-    """A uniformly random orthogonal ``n x n`` matrix (QR of a Gaussian)."""
-    q, r = np.linalg.qr(random_state.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))
+    """A uniformly (Haar) distributed random orthogonal ``n x n`` matrix."""
+    if n == 1:
+        # ortho_group needs n >= 2; O(1) is {-1, 1}, drawn as the sign of a
+        # normal so the stream matches ortho_group's for larger n.
+        return np.sign(random_state.normal(size=(1, 1))) + 0.0
+    return ortho_group.rvs(n, random_state=random_state)
 
 
 class LSHHasher(BaseHasher):
