@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import ortho_group
 from sklearn.datasets import load_digits
@@ -21,7 +21,7 @@ def test_itq_objective_never_increases(seed):
     X, _ = load_digits(return_X_y=True)
     itq = ITQHasher(bits=16, n_iter=30, random_state=seed).fit(X)
     errors = itq.quantization_errors_
-    assert len(errors) == 31
+    assert len(errors) == itq.n_iter_ + 1 and itq.n_iter_ <= 30
     assert np.all(np.diff(errors) <= 1e-9 * errors[0])
     assert errors[-1] < errors[0]
     # The recorded error is the real objective of the final rotation.
@@ -115,3 +115,41 @@ def test_one_bit_itq_and_pca_sign_convention():
     # positive, so the codes do not depend on LAPACK's sign choice.
     comps = PCAHasher(bits=8).fit(X).components_
     assert (comps[np.arange(8), np.abs(comps).argmax(axis=1)] > 0).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(2, 12),
+    st.sampled_from([0.0, 1e-6, 1e-3, 1e-2, 0.1]),
+    st.integers(0, 40),
+)
+def test_itq_tol_stop(seed, k, tol, n_iter):
+    rng = np.random.default_rng(seed)
+    V = rng.standard_normal((200, k)) * rng.uniform(0.2, 3, size=k)
+    R, errors = itq_rotation(V, n_iter=n_iter, random_state=seed, tol=tol)
+    n_done = len(errors) - 1
+    assert 0 <= n_done <= n_iter
+    # The objective never increases, and the recorded last value is the real
+    # error of the returned rotation.
+    assert np.all(np.diff(errors) <= 0)
+    assert _quantization_error(V, R) == pytest.approx(errors[-1], rel=1e-12)
+    decrease = -np.diff(errors) / errors[:-1]
+    # Every iteration but the last decreased the error by more than tol; the
+    # loop stopped at the first that did not, or at the cap.
+    assert np.all(decrease[:-1] > tol)
+    if n_done < n_iter:
+        assert decrease[-1] <= tol
+
+
+def test_itq_tol_matches_fixed_iterations():
+    X, _ = load_digits(return_X_y=True)
+    full = ITQHasher(bits=16, n_iter=300, random_state=0).fit(X)
+    early = ITQHasher(bits=16, n_iter=300, tol=1e-3, random_state=0).fit(X)
+    assert early.n_iter_ < full.n_iter_ <= 300
+    assert len(early.quantization_errors_) == early.n_iter_ + 1
+    # Stopping early is the same run cut short: the same rotation as a fixed
+    # number of iterations.
+    fixed = ITQHasher(bits=16, n_iter=early.n_iter_, random_state=0).fit(X)
+    np.testing.assert_array_equal(fixed.rotation_, early.rotation_)
+    np.testing.assert_array_equal(fixed.transform(X), early.transform(X))

@@ -6,7 +6,7 @@ followed by iterative quantisation (ITQ) and spectral hashing. They need only
 numpy and scipy, so importing them does not import torch.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
@@ -261,12 +261,14 @@ class ITQHasher(BaseHasher):
     _parameter_constraints = {
         **BaseHasher._parameter_constraints,
         "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, bits=64, *, n_iter=50, random_state=None):
+    def __init__(self, bits=64, *, n_iter=50, tol=0.0, random_state=None):
         super().__init__(bits=bits)
         self.n_iter = n_iter
+        self.tol = tol
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -291,8 +293,9 @@ class ITQHasher(BaseHasher):
         self.mean_, self.components_, _ = _pca(X, self.bits)
         V = (X - self.mean_) @ self.components_.T
         self.rotation_, self.quantization_errors_ = itq_rotation(
-            V, n_iter=self.n_iter, random_state=rng
+            V, n_iter=self.n_iter, random_state=rng, tol=self.tol
         )
+        self.n_iter_ = len(self.quantization_errors_) - 1
         self.n_bits_ = self.bits
         return self
 
@@ -300,25 +303,35 @@ class ITQHasher(BaseHasher):
         return (X - self.mean_) @ self.components_.T @ self.rotation_
 
 
-def itq_rotation(V, n_iter=50, random_state=None):
+def itq_rotation(V, n_iter=50, random_state=None, *, tol=0.0):
     """Orthogonal rotation ``R`` minimising ``||sgn(V R) - V R||_F^2``.
+
+    Alternates the two exact minimisations of Gong & Lazebnik: ``B = sgn(V
+    R)`` for fixed ``R``, then the orthogonal Procrustes solution for fixed
+    ``B``. Each step minimises the same objective, so it cannot increase;
+    should rounding ever make an iterate worse, that iterate is discarded and
+    the loop stops, so the returned ``errors`` never increase.
 
     Parameters
     ----------
     V : ndarray of shape (n_samples, n_dims)
         Projected (centred) data.
     n_iter : int, default=50
-        Number of alternating iterations.
+        Largest number of alternating iterations.
     random_state : int, RandomState instance or None, default=None
         Seeds the random initial rotation.
+    tol : float, default=0.0
+        Stop once an iteration lowers the error by less than ``tol`` times
+        the previous error (relative decrease). ``0`` runs all ``n_iter``
+        iterations unless the error stops going down at all.
 
     Returns
     -------
     rotation : ndarray of shape (n_dims, n_dims)
         Orthogonal matrix; codes are ``V @ rotation > 0``.
-    errors : ndarray of shape (n_iter + 1,)
+    errors : ndarray of shape (n_done + 1,)
         Quantisation error per sample before the first and after each
-        iteration (non-increasing).
+        iteration run (non-increasing); ``n_done <= n_iter``.
     """
     rng = check_random_state(random_state)
     V = np.asarray(V, dtype=np.float64)
@@ -328,14 +341,22 @@ def itq_rotation(V, n_iter=50, random_state=None):
     def _binarize(P):
         return np.where(P > 0, 1.0, -1.0)
 
-    errors = [np.sum((_binarize(V @ R) - V @ R) ** 2) / n]
+    P = V @ R
+    errors = [np.sum((_binarize(P) - P) ** 2) / n]
     for _ in range(n_iter):
-        B = _binarize(V @ R)
-        # argmin over orthogonal R of ||V R - B||_F: the B-step above and this
-        # R-step each minimise the same objective, so it cannot go up.
-        R, _ = orthogonal_procrustes(V, B)
-        P = V @ R
-        errors.append(np.sum((_binarize(P) - P) ** 2) / n)
+        # argmin over orthogonal R of ||V R - B||_F with B = sgn(V R): the
+        # B-step and this R-step each minimise the same objective.
+        R_new, _ = orthogonal_procrustes(V, _binarize(P))
+        P_new = V @ R_new
+        error = np.sum((_binarize(P_new) - P_new) ** 2) / n
+        if error > errors[-1]:
+            # Only rounding can do this (at a fixed point): keep the better
+            # rotation, stop.
+            break
+        R, P = R_new, P_new
+        errors.append(error)
+        if errors[-2] - error <= tol * errors[-2]:
+            break
     return R, np.asarray(errors)
 
 
