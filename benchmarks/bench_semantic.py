@@ -14,7 +14,7 @@ Two datasets:
   standard deviation); 1,000 random items are the queries, the rest the
   database and training data.
 
-Metrics (the loop of :mod:`sklhash._benchmark`): mAP@1000 of the codes
+Metrics (the loop of :mod:`sklhash.benchmark`): mAP@1000 of the codes
 (tie-averaged, AP normalised by min(R, k), see :mod:`sklhash.metrics`), the
 same for the continuous outputs (``embed``) under Euclidean distance
 (``float``; the gap is the rounding loss), mAHP@250 and its float twin,
@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from sklhash import ITQHasher, LSHHasher, SemanticKLHasher
-from sklhash._benchmark import (
+from sklhash.benchmark import (
     BenchmarkData,
     checkpointing_progress,
     markdown_table,

@@ -14,7 +14,7 @@ database is the whole 60k training split and the queries are the first
 * fit seconds (one thread unless ``--threads``).
 
 LSH and ITQ on the same split are included as references. The loop and the
-metrics are :mod:`sklhash._benchmark`'s (which adds mAP@all); results go to
+metrics are :mod:`sklhash.benchmark`'s (which adds mAP@all); results go to
 ``<out>/supervised_fashion_mnist_<backbone>.json``, ``.md`` and
 ``_pr_curves.png``.
 
@@ -77,7 +77,7 @@ def main(argv=None):
     import skorch  # noqa: F401  (imported here so fit times exclude it)
     import torch
 
-    from sklhash._benchmark import (
+    from sklhash.benchmark import (
         BenchmarkData,
         checkpointing_progress,
         markdown_table,

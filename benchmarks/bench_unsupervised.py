@@ -12,7 +12,7 @@ training set, the last 297 the queries. Reported per method and code length:
   (``normalize="retrieved"``, also stored in the JSON);
 * precision within Hamming radius 2 (an empty lookup counts as 0);
 * fit seconds (one torch thread);
-* mAP@all and the PR curve over Hamming radii, as :mod:`sklhash._benchmark`
+* mAP@all and the PR curve over Hamming radii, as :mod:`sklhash.benchmark`
   (whose loop and metrics this script uses) reports them.
 
 NSH-latent is NSHasher with ``code_source="latent"`` (ITQ codes of the
@@ -39,7 +39,7 @@ import numpy as np
 
 def _load(args):
     """The split as a BenchmarkData, and the mAP cut-off k."""
-    from sklhash._benchmark import BenchmarkData
+    from sklhash.benchmark import BenchmarkData
 
     if args.data == "digits":
         from sklearn.datasets import load_digits
@@ -214,7 +214,7 @@ def main(argv=None):
 
     import torch
 
-    from sklhash._benchmark import (
+    from sklhash.benchmark import (
         checkpointing_progress,
         markdown_table,
         run_benchmark,

@@ -2,25 +2,22 @@
 
 Every hasher is a scikit-learn transformer whose ``transform`` returns packed
 binary codes (``np.uint8``, ``ceil(bits / 8)`` bytes a row). ``import sklhash``
-stays light: torch is imported only when a deep hasher is first used.
+stays light: torch is imported only when a deep hasher is first used, and
+each hasher's module only when its class is first looked up.
 """
 
 from ._base import BaseHasher
 from ._lazy import lazy_getattr
+from ._registry import HASHERS as _HASHERS
 from .codes import hamming_distances, pack_codes, unpack_codes
-from .hashers.classic import ITQHasher, LSHHasher, PCAHasher, SpectralHasher
 from .utils.discovery import all_hashers
 
 __version__ = "0.1.0"
 
+# The hashers come from the one table in sklhash/_registry.py; the other
+# lazily imported public names are listed here.
 _LAZY = {
-    "SemanticKLHasher": "sklhash.hashers.semantic_kl",
-    "HouseholderQuantizer": "sklhash.hashers.householder",
-    "NSHasher": "sklhash.hashers.nsh",
-    "CIBHasher": "sklhash.hashers.cibhash",
-    "DPSHHasher": "sklhash.hashers.supervised",
-    "HashNetHasher": "sklhash.hashers.supervised",
-    "CSQHasher": "sklhash.hashers.supervised",
+    **{spec.name: spec.module for spec in _HASHERS},
     "HammingIndex": "sklhash.neighbors",
     "HashingNearestNeighbors": "sklhash.neighbors",
     "LabelHierarchy": "sklhash.similarity",
@@ -31,10 +28,6 @@ __getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = [
     "BaseHasher",
-    "ITQHasher",
-    "LSHHasher",
-    "PCAHasher",
-    "SpectralHasher",
     "all_hashers",
     "hamming_distances",
     "pack_codes",

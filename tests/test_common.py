@@ -1,92 +1,114 @@
-"""scikit-learn's estimator checks and sklhash's own contract on every hasher."""
+"""scikit-learn's estimator checks and sklhash's hasher checks on every hasher.
 
-import pickle
+The hashers and their small test parameters come from the one table in
+``sklhash/_registry.py``; the tests below also check that everything that
+lists hashers (the lazy exports, ``all_hashers``, the benchmark / CLI
+methods) agrees with it.
+"""
 
-import numpy as np
+import importlib
+import inspect
+import pkgutil
+import subprocess
+import sys
+
 import pytest
-from sklearn.base import clone
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from _hashers import expected_failed_checks, instances, is_first_params
 
 import sklhash
-from sklhash import all_hashers, unpack_codes
-from sklhash.utils._test_common import expected_failed_checks, instances
+from sklhash import all_hashers
+from sklhash._registry import HASHERS
+from sklhash.utils.estimator_checks import parametrize_with_checks
 
-HASHERS = instances()
+HASHER_INSTANCES = instances()
 
 
-def test_all_hashers_found():
-    names = dict(all_hashers())
-    for name in ["LSHHasher", "PCAHasher", "ITQHasher", "SpectralHasher"]:
-        assert name in names
+def _public_hasher_classes():
+    """Every public BaseHasher subclass defined under sklhash.hashers."""
+    from sklhash import hashers
+    from sklhash._base import BaseHasher
+
+    found = {}
+    for info in pkgutil.iter_modules(hashers.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{hashers.__name__}.{info.name}")
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if (
+                issubclass(cls, BaseHasher)
+                and not name.startswith("_")
+                and not inspect.isabstract(cls)
+                and cls.__module__ == module.__name__
+            ):
+                found[name] = cls
+    return found
+
+
+def test_registry_lists_every_public_hasher():
+    table = {spec.name: spec.load() for spec in HASHERS}
+    assert table == _public_hasher_classes()
+    assert dict(all_hashers()) == table
+    assert len({spec.method for spec in HASHERS}) == len(HASHERS)
+
+
+@pytest.mark.parametrize("spec", HASHERS, ids=lambda s: s.name)
+def test_registry_row_matches_class(spec):
+    cls = spec.load()
+    assert cls.__module__ == spec.module
+    assert spec.supervision in ("unsupervised", "supervised")
+    required = cls(**spec.test_params[0]).__sklearn_tags__().target_tags.required
+    assert required == (spec.supervision == "supervised"), spec.name
+    assert spec in [s for s in HASHERS if s.name in dict(all_hashers(spec.supervision))]
+    # Each test parameter set names real parameters of the class.
+    for params in spec.test_params:
+        assert set(params) <= set(cls(**spec.test_params[0]).get_params())
+
+
+def test_exports_derived_from_registry():
+    from sklhash import benchmark, hashers
+
+    names = [spec.name for spec in HASHERS]
+    assert set(names) <= set(sklhash.__all__)
+    assert set(hashers.__all__) == set(names)
+    assert list(benchmark.METHODS) == [spec.method for spec in HASHERS]
+    with pytest.raises(ValueError, match="supervision='semi'"):
+        all_hashers(supervision="semi")
 
 
 def test_every_public_name_imports():
     for name in sklhash.__all__:
         assert getattr(sklhash, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        sklhash.Nope  # noqa: B018
 
 
-@parametrize_with_checks(HASHERS, expected_failed_checks=expected_failed_checks)
-def test_sklearn_compatible(estimator, check):
+def test_import_sklhash_does_not_import_torch():
+    code = (
+        "import sys, sklhash, sklhash.hashers, sklhash.benchmark, sklhash.cli; "
+        "sklhash.ITQHasher; print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_several_parameter_sets_are_checked():
+    # The non-default code paths named in the architecture issue.
+    params = [
+        {k: v for k, v in est.get_params(deep=False).items()}
+        for est in HASHER_INSTANCES
+    ]
+    assert any(p.get("hierarchy") is not None for p in params)
+    assert any(p.get("quantization") == "householder" for p in params)
+    assert any(p.get("backbone") == "cnn" for p in params)
+    assert any(p.get("code_source") == "head" for p in params)
+
+
+@parametrize_with_checks(
+    HASHER_INSTANCES,
+    sklearn_checks=is_first_params,
+    expected_failed_checks=expected_failed_checks,
+)
+def test_hashers(estimator, check):
     check(estimator)
-
-
-def _data(estimator):
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((40, 6))
-    y = (X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0)
-    return X, y
-
-
-@pytest.mark.parametrize("estimator", HASHERS, ids=lambda e: type(e).__name__)
-def test_hasher_contract(estimator):
-    X, y = _data(estimator)
-    est = clone(estimator).fit(X, y)
-    codes = est.transform(X)
-    values = est.decision_function(X)
-    n_bits = est.n_bits_
-    assert codes.dtype == np.uint8
-    assert codes.shape == (len(X), (n_bits + 7) // 8)
-    assert values.dtype == np.float32 and values.shape == (len(X), n_bits)
-    # transform is exactly pack(decision_function > 0), padding bits zero.
-    np.testing.assert_array_equal(unpack_codes(codes, n_bits), values > 0)
-    np.testing.assert_array_equal(np.packbits(values > 0, axis=1), codes)
-    # Deterministic after fit, and through pickling.
-    np.testing.assert_array_equal(est.transform(X), codes)
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).transform(X), codes)
-    names = est.get_feature_names_out()
-    assert list(names) == [f"hash{i}" for i in range(codes.shape[1])]
-
-
-@pytest.mark.parametrize("estimator", HASHERS, ids=lambda e: type(e).__name__)
-def test_same_random_state_same_codes(estimator):
-    X, y = _data(estimator)
-    a = clone(estimator).fit(X, y).transform(X)
-    b = clone(estimator).fit(X, y).transform(X)
-    np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("estimator", HASHERS, ids=lambda e: type(e).__name__)
-@pytest.mark.parametrize("bits", [0, -3, 2.5, "8"])
-def test_bad_bits_rejected(estimator, bits):
-    X, y = _data(estimator)
-    est = clone(estimator).set_params(bits=bits)
-    with pytest.raises(ValueError, match="bits"):
-        est.fit(X, y)
-
-
-@pytest.mark.parametrize("estimator", HASHERS, ids=lambda e: type(e).__name__)
-def test_bad_input_rejected(estimator):
-    X, y = _data(estimator)
-    X_nan = X.copy()
-    X_nan[3, 2] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        clone(estimator).fit(X_nan, y)
-    X_inf = X.copy()
-    X_inf[0, 0] = np.inf
-    with pytest.raises(ValueError, match="infinity"):
-        clone(estimator).fit(X_inf, y)
-    with pytest.raises(ValueError, match="2D array"):
-        clone(estimator).fit(X[:, 0], y)
-    est = clone(estimator).fit(X, y)
-    with pytest.raises(ValueError, match="features"):
-        est.transform(X[:, :3])

@@ -1,18 +1,26 @@
 """Find every public hasher class, like :func:`sklearn.utils.all_estimators`."""
 
-import importlib
-import inspect
-import pkgutil
+from .._registry import HASHERS
 
 __all__ = ["all_hashers"]
 
+_SUPERVISION = ("unsupervised", "supervised")
 
-def all_hashers():
+
+def all_hashers(supervision=None):
     """List every public hasher shipped with sklhash.
 
-    Walks the modules of :mod:`sklhash.hashers` (importing the deep ones
-    imports torch) and returns each concrete subclass of
-    :class:`~sklhash.BaseHasher` whose name does not start with ``_``.
+    The list comes from sklhash's table of hashers (``sklhash/_registry.py``);
+    the common tests check that every public subclass of
+    :class:`~sklhash.BaseHasher` under :mod:`sklhash.hashers` is in it.
+    Importing the deep hashers imports torch.
+
+    Parameters
+    ----------
+    supervision : {"unsupervised", "supervised"} or None, default=None
+        Keep only the hashers whose ``fit`` ignores labels
+        (``"unsupervised"``) or needs them (``"supervised"``); None keeps
+        all.
 
     Returns
     -------
@@ -24,24 +32,16 @@ def all_hashers():
     >>> from sklhash import all_hashers
     >>> "ITQHasher" in dict(all_hashers())
     True
+    >>> "DPSHHasher" in dict(all_hashers(supervision="unsupervised"))
+    False
     """
-    from .. import hashers
-    from .._base import BaseHasher
-
-    found = {}
-    for info in pkgutil.iter_modules(hashers.__path__):
-        if info.name.startswith("_") or info.name.startswith("test"):
-            continue
-        module = importlib.import_module(f"{hashers.__name__}.{info.name}")
-        for name, cls in inspect.getmembers(module, inspect.isclass):
-            if (
-                issubclass(cls, BaseHasher)
-                and not name.startswith("_")
-                and not inspect.isabstract(cls)
-                and cls.__module__.startswith(hashers.__name__)
-                # Private bases (sklhash.hashers._deep) are imported into the
-                # public modules; only classes defined publicly count.
-                and not any(p.startswith("_") for p in cls.__module__.split("."))
-            ):
-                found[name] = cls
-    return sorted(found.items())
+    if supervision is not None and supervision not in _SUPERVISION:
+        raise ValueError(
+            f"supervision={supervision!r} is not one of 'unsupervised', "
+            "'supervised' or None."
+        )
+    return sorted(
+        (spec.name, spec.load())
+        for spec in HASHERS
+        if supervision is None or spec.supervision == supervision
+    )
