@@ -1,0 +1,58 @@
+"""One entry point from a location string to the right database index."""
+
+import os
+
+from ._duckdb import DuckDBHammingIndex
+from ._postgres import PostgresHammingIndex, mask_dsn
+
+_DUCKDB_SUFFIXES = (".duckdb", ".ddb")
+
+
+def open_index(uri, *, table="sklhash_codes", n_bits=None):
+    """Open a database index from a location string.
+
+    Parameters
+    ----------
+    uri : str or os.PathLike
+        ``postgresql://...`` or ``postgres://...``: a
+        :class:`PostgresHammingIndex`. ``duckdb:<path>``, a path ending in
+        ``.duckdb`` or ``.ddb``, or ``duckdb::memory:``: a
+        :class:`DuckDBHammingIndex`.
+    table : str, default="sklhash_codes"
+        Table name.
+    n_bits : int, default=None
+        Code length (``None``: the table's, or taken from the first codes).
+
+    Returns
+    -------
+    PostgresHammingIndex or DuckDBHammingIndex
+        The open index; close it (or use it as a context manager) when done.
+
+    Examples
+    --------
+    >>> from sklhash.store import open_index
+    >>> with open_index("duckdb::memory:") as index:
+    ...     print(type(index).__name__, len(index))
+    DuckDBHammingIndex 0
+    >>> open_index("mysql://db/codes")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown index location scheme 'mysql' in 'mysql://db/codes': ...
+    """
+    if isinstance(uri, os.PathLike):
+        uri = os.fspath(uri)
+    if not isinstance(uri, str) or not uri:
+        raise ValueError(f"uri must be a non-empty string, got uri={uri!r}.")
+    lower = uri.lower()
+    if lower.startswith(("postgresql://", "postgres://")):
+        return PostgresHammingIndex(uri, table, n_bits=n_bits)
+    if lower.startswith("duckdb:"):
+        return DuckDBHammingIndex(uri[len("duckdb:") :], table, n_bits=n_bits)
+    if "://" not in uri and lower.endswith(_DUCKDB_SUFFIXES):
+        return DuckDBHammingIndex(uri, table, n_bits=n_bits)
+    scheme = uri.split("://", 1)[0] if "://" in uri else None
+    what = f"scheme {scheme!r}" if scheme else "location"
+    raise ValueError(
+        f"unknown index location {what} in {mask_dsn(uri)!r}: use "
+        "postgresql://user@host/db, a file ending in .duckdb, or duckdb:<path>."
+    )
