@@ -5,19 +5,26 @@ The WordNet tests run whenever a WordNet can be found; CI installs Debian's
 only when there is no WordNet at all (and never when /usr/share/wordnet exists).
 """
 
+import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sklhash.datasets import _build_hierarchies as build_mod
 from sklhash.datasets._hierarchies import (
     cifar100_hierarchy,
     fashion_mnist_hierarchy,
     imagenet_hierarchy,
 )
 from sklhash.similarity import LabelHierarchy, _wordnet, load_wordnet, synset
+
+# The build script is a maintenance script of the source tree
+# (maintenance/build_hierarchies.py), not a module of the package.
+_BUILD = Path(__file__).resolve().parents[1] / "maintenance" / "build_hierarchies.py"
+_spec = importlib.util.spec_from_file_location("build_hierarchies", _BUILD)
+build_mod = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_mod)
 
 requires_wordnet = pytest.mark.skipif(
     not _wordnet._wordnet_installed(),

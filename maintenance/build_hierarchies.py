@@ -1,12 +1,17 @@
 """Regenerate the shipped WordNet hierarchies in ``sklhash/datasets/data/``.
 
-Run ``python -m sklhash.datasets._build_hierarchies`` (WordNet 3.0 needed, see
-:func:`sklhash.similarity.load_wordnet`). ``--check`` compares with the shipped
-files instead of writing. ImageNet-1k's 1000 class wnids do not come with
-WordNet, so that file is only built from a list you supply::
+A maintenance script of the source tree, not part of the installed package
+(the shipped hierarchies need neither it nor nltk). Run it from a checkout
+with the ``wordnet`` extra installed (``pip install -e ".[wordnet]"``) and
+WordNet 3.0 available (see :func:`sklhash.similarity.load_wordnet`)::
 
-    python -m sklhash.datasets._build_hierarchies \
-        --imagenet-wnids LOC_synset_mapping.txt
+    python maintenance/build_hierarchies.py
+
+``--check`` compares with the shipped files instead of writing. ImageNet-1k's
+1000 class wnids do not come with WordNet, so that file is only built from a
+list you supply::
+
+    python maintenance/build_hierarchies.py --imagenet-wnids LOC_synset_mapping.txt
 
 The list may be any text file whose lines start with a wnid (the ILSVRC-2012
 devkit's ``LOC_synset_mapping.txt`` / ``synset_words.txt``; an optional class
@@ -26,9 +31,10 @@ import re
 import sys
 from pathlib import Path
 
-from ..similarity import LabelHierarchy
+from sklhash.similarity import LabelHierarchy
 
-DATA_DIR = Path(__file__).parent / "data"
+# The package's data folder, next to this script in a source checkout.
+DATA_DIR = Path(__file__).resolve().parents[1] / "sklhash" / "datasets" / "data"
 
 FILES = {
     "fashion_mnist": "fashion_mnist_hierarchy.json",
@@ -246,8 +252,8 @@ def build(dataset, *, wordnet=None, wnids=None):
                 "the ImageNet hierarchy needs the list of the 1000 class wnids "
                 "(--imagenet-wnids FILE)."
             )
-        from ..similarity import load_wordnet, synset
-        from ..similarity._wordnet import synset_label
+        from sklhash.similarity import load_wordnet, synset
+        from sklhash.similarity._wordnet import synset_label
 
         wn = (
             load_wordnet(wordnet)
@@ -280,7 +286,7 @@ def _dumps(data):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m sklhash.datasets._build_hierarchies",
+        prog="python maintenance/build_hierarchies.py",
         description="Regenerate sklhash's shipped WordNet class hierarchies.",
     )
     parser.add_argument("--wordnet", help="a WordNet 3.0 dict directory")
