@@ -1,0 +1,423 @@
+"""Exact Hamming search over codes partitioned across Dask workers.
+
+Exact k-NN shards by database rows: the best ``k`` of the whole database are
+among the union of the best ``k`` of every partition. Each partition of codes
+lives on a worker as a fitted :class:`~sklhash.neighbors.HammingIndex` (numpy
+backend); a query batch is sent to every partition once, each returns its own
+top ``min(k, n_partition)`` with *global* database indices, and the client
+merges them by (distance, index). Partitions are kept in database order and
+each one's answer is already sorted by (distance, index), so a stable sort of
+the concatenated answers by distance yields exactly the order of
+:class:`~sklhash.neighbors.HammingIndex` on all codes, ties included.
+Radius search merges the same way.
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ..codes import n_bytes
+from ._deps import import_optional, is_dask_array
+
+__all__ = ["DaskHammingIndex"]
+
+
+def _build_partition(block, n_bits, width, number):
+    """Fit a HammingIndex on one partition of codes (runs on a worker)."""
+    from ..neighbors import HammingIndex
+
+    block = np.asarray(block)
+    if block.ndim != 2 or block.shape[1] != width or block.dtype != np.uint8:
+        raise ValueError(
+            f"partition {number} holds an array of shape {block.shape} and "
+            f"dtype {block.dtype}, but the index holds uint8 codes of {width} "
+            "bytes; every partition must hold codes of the same hasher."
+        )
+    if block.shape[0] == 0:
+        return None
+    return HammingIndex(backend="numpy", n_bits=n_bits).fit(block)
+
+
+def _partition_size(index):
+    return 0 if index is None else index.n_codes_
+
+
+def _partition_knn(index, queries, k, offset):
+    """Top-``k`` of one partition with global indices (runs on a worker)."""
+    dist, idx = index.kneighbors(queries, k)
+    return dist, idx + offset
+
+
+def _partition_radius(index, queries, radius, offset):
+    dist, idx = index.radius_neighbors(queries, radius)
+    shifted = np.empty(len(idx), dtype=object)
+    for i, row in enumerate(idx):
+        shifted[i] = row + offset
+    return dist, shifted
+
+
+def _check_n_neighbors(n_neighbors, n_codes):
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral):
+        raise ValueError(
+            f"n_neighbors must be a positive integer, got {n_neighbors!r}."
+        )
+    if n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be >= 1, got n_neighbors={n_neighbors}.")
+    if n_neighbors > n_codes:
+        raise ValueError(
+            f"Expected n_neighbors <= n_codes_, but n_neighbors={n_neighbors} and "
+            f"the index holds n_codes_={n_codes} codes."
+        )
+    return int(n_neighbors)
+
+
+def _check_radius(radius):
+    if (
+        isinstance(radius, bool)
+        or not isinstance(radius, Real)
+        or not math.isfinite(radius)
+        or radius < 0
+    ):
+        raise ValueError(f"radius must be a finite number >= 0, got radius={radius!r}.")
+    return radius
+
+
+def _as_partitions(codes, name):
+    """Split ``codes`` into (partition, declared width) pairs."""
+    if isinstance(codes, (list, tuple)):
+        if not codes:
+            raise ValueError(f"{name} is an empty list; give at least one partition.")
+        parts = []
+        for i, part in enumerate(codes):
+            if isinstance(part, (list, tuple)):
+                raise ValueError(f"{name}[{i}] must be an array, not a list.")
+            parts.extend(_as_partitions(part, f"{name}[{i}]"))
+        return parts
+    if is_dask_array(codes):
+        _check_static(codes, name)
+        width = int(codes.shape[1])
+        return [(block, width) for block in codes.to_delayed().ravel()]
+    if isinstance(codes, np.ndarray):
+        _check_static(codes, name)
+        return [(codes, int(codes.shape[1]))]
+    raise ValueError(
+        f"{name} must be a dask array of packed codes (or a numpy array, or a "
+        f"list of them, one partition each), got {type(codes).__name__}."
+    )
+
+
+def _check_static(codes, name):
+    if codes.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-d array of packed codes, got an array of "
+            f"shape {codes.shape}."
+        )
+    if codes.dtype != np.uint8:
+        raise ValueError(
+            f"{name} must have dtype uint8 (packed codes from transform), got "
+            f"dtype {codes.dtype}."
+        )
+    if is_dask_array(codes) and len(codes.chunks[1]) > 1:
+        raise ValueError(
+            f"{name} is chunked along its columns (chunks {codes.chunks[1]}); a "
+            "partition must hold whole codes. Rechunk: codes.rechunk({1: -1})."
+        )
+    if codes.shape[1] < 1:
+        raise ValueError(f"{name} must hold codes of at least one byte.")
+
+
+class DaskHammingIndex(BaseEstimator):
+    """Exact k-NN and radius search over codes partitioned on Dask workers.
+
+    The interface and the answers of :class:`~sklhash.neighbors.HammingIndex`
+    (sorted by Hamming distance, ties broken by global database index),
+    with the database left where it lies: each partition of the dask array
+    given to :meth:`fit` becomes a numpy-backend ``HammingIndex`` persisted on
+    the worker that holds it, searched in place; only queries and per
+    partition top-k lists travel. Runs on the current Dask scheduler: a
+    ``distributed.Client`` if one is active, else threads in this process.
+
+    Parameters
+    ----------
+    n_bits : int, default=None
+        Code length; ``None`` means ``8 * width`` (distances are the same
+        either way, padding bits are zero).
+
+    Attributes
+    ----------
+    partitions_ : list of dask.delayed.Delayed
+        The persisted per-partition indexes, in database order (empty
+        partitions are dropped).
+    partition_sizes_ : ndarray of shape (n_partitions_,), dtype int64
+        Codes in each partition.
+    n_partitions_ : int
+        Number of (non-empty) partitions.
+    n_codes_ : int
+        Number of indexed codes.
+    n_bits_ : int
+        Code length.
+
+    See Also
+    --------
+    sklhash.neighbors.HammingIndex : The same search in one process.
+    encode : Encode a dask collection into the codes this index takes.
+
+    Notes
+    -----
+    Memory: a worker holds about twice the bytes of its codes (a
+    ``HammingIndex`` keeps the codes and a transposed copy of them as 64-bit
+    words; for 64-bit codes, 16 bytes a code). The client holds
+    ``n_queries * k * n_partitions_`` candidates (12 bytes each) during the
+    merge.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from sklhash.dask import DaskHammingIndex
+    >>> from sklhash.neighbors import HammingIndex
+    >>> codes = np.random.default_rng(0).integers(0, 256, (1000, 4), dtype=np.uint8)
+    >>> index = DaskHammingIndex().fit(da.from_array(codes, chunks=(300, 4)))
+    >>> index.n_codes_, index.n_partitions_
+    (1000, 4)
+    >>> dist, ind = index.kneighbors(codes[:5], n_neighbors=20)
+    >>> ref = HammingIndex(backend="numpy").fit(codes).kneighbors(codes[:5], 20)
+    >>> bool((dist == ref[0]).all() and (ind == ref[1]).all())
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_bits": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, *, n_bits=None):
+        self.n_bits = n_bits
+
+    # -- building -----------------------------------------------------------
+
+    def _build(self, codes, name, n_bits):
+        """Persist one HammingIndex per partition; return them and their sizes.
+
+        Every static check runs before any task; the tasks check what only
+        the data knows (a partition whose real width differs from the
+        declared one). Nothing is stored on ``self`` here, so a failure
+        leaves a fitted index as it was.
+        """
+        dask = import_optional("dask")
+        parts = _as_partitions(codes, name)
+        widths = {w for _, w in parts}
+        if len(widths) > 1:
+            raise ValueError(
+                f"{name} mixes code widths {sorted(widths)} (bytes) across "
+                "partitions; every partition must hold codes of one hasher."
+            )
+        width = widths.pop()
+        if n_bits is None:
+            n_bits = 8 * width if self.n_bits is None else int(self.n_bits)
+            if n_bytes(n_bits) != width:
+                raise ValueError(
+                    f"n_bits={n_bits} does not fit codes of {width} bytes "
+                    f"(expected {8 * width - 7} to {8 * width} bits)."
+                )
+        elif n_bytes(n_bits) != width:
+            raise ValueError(
+                f"{name} are codes of {width} bytes but the index holds codes of "
+                f"{n_bytes(n_bits)} bytes (n_bits={n_bits}); encode them with "
+                "the same hasher."
+            )
+        first = getattr(self, "n_partitions_", 0)
+        built = [
+            dask.delayed(_build_partition, pure=True)(block, n_bits, width, first + i)
+            for i, (block, _) in enumerate(parts)
+        ]
+        built = dask.persist(*built)
+        sizes = dask.compute(
+            *[dask.delayed(_partition_size, pure=True)(b) for b in built]
+        )
+        keep = [i for i, s in enumerate(sizes) if s > 0]
+        return (
+            [built[i] for i in keep],
+            np.asarray([sizes[i] for i in keep], dtype=np.int64),
+            n_bits,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, codes, y=None):
+        """Index partitioned codes, replacing any previous content.
+
+        Parameters
+        ----------
+        codes : dask array of shape (n_codes, n_bytes), dtype uint8, or list
+            Packed codes, one chunk along the columns; each row block is a
+            partition (any row chunking, empty blocks allowed). A numpy array
+            is one partition; a list of arrays gives one partition each
+            (all of one width).
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : DaskHammingIndex
+            The fitted index.
+        """
+        parts, sizes, n_bits = self._build(codes, "codes", None)
+        if sizes.sum() == 0:
+            raise ValueError(
+                "codes must hold at least one code; all partitions are empty."
+            )
+        self.partitions_ = parts
+        self.partition_sizes_ = sizes
+        self.n_partitions_ = len(parts)
+        self.n_codes_ = int(sizes.sum())
+        self.n_bits_ = n_bits
+        return self
+
+    def add(self, codes):
+        """Append partitions of codes; they get the next database indices.
+
+        Parameters
+        ----------
+        codes : dask array of shape (n_new, n_bytes), dtype uint8, or list
+            Packed codes of the index's width, as in :meth:`fit`.
+
+        Returns
+        -------
+        self : DaskHammingIndex
+            The index, now holding ``n_codes_ + n_new`` codes.
+        """
+        check_is_fitted(self)
+        parts, sizes, _ = self._build(codes, "codes", self.n_bits_)
+        self.partitions_ = self.partitions_ + parts
+        self.partition_sizes_ = np.concatenate([self.partition_sizes_, sizes])
+        self.n_partitions_ = len(self.partitions_)
+        self.n_codes_ = int(self.partition_sizes_.sum())
+        return self
+
+    # -- search -------------------------------------------------------------
+
+    def _check_queries(self, queries):
+        check_is_fitted(self)
+        if is_dask_array(queries):
+            # Queries are few next to the database: gather them once.
+            queries = queries.compute()
+        queries = np.asarray(queries)
+        if queries.ndim != 2 or queries.dtype != np.uint8:
+            raise ValueError(
+                "queries must be a 2-d uint8 array of packed codes, got shape "
+                f"{queries.shape} and dtype {queries.dtype}."
+            )
+        width = n_bytes(self.n_bits_)
+        if queries.shape[1] != width:
+            raise ValueError(
+                f"queries are codes of {queries.shape[1]} bytes but the index "
+                f"holds codes of {width} bytes (n_bits={self.n_bits_}); encode "
+                "them with the same hasher."
+            )
+        pad = 8 * width - self.n_bits_
+        if pad and queries.shape[0] and (queries[:, -1] & ((1 << pad) - 1)).any():
+            raise ValueError(
+                f"queries have non-zero padding bits beyond n_bits={self.n_bits_}; "
+                "packed codes from transform / pack_codes always pad with 0."
+            )
+        return np.ascontiguousarray(queries)
+
+    def _offsets(self):
+        return np.concatenate([[0], np.cumsum(self.partition_sizes_)[:-1]])
+
+    def kneighbors(self, queries, n_neighbors=10, return_distance=True):
+        """The ``n_neighbors`` nearest codes of each query, over all partitions.
+
+        Parameters
+        ----------
+        queries : array-like of shape (n_queries, n_bytes), dtype uint8
+            Packed query codes of the index's width (a dask array is
+            computed first).
+        n_neighbors : int, default=10
+            Neighbours per query, between 1 and ``n_codes_``; may exceed a
+            partition's size.
+        return_distance : bool, default=True
+            Also return the distances.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries, n_neighbors), dtype int32
+            Hamming distances, ascending. Only when ``return_distance``.
+        indices : ndarray of shape (n_queries, n_neighbors), dtype int64
+            Global database indices; among equal distances the smaller first.
+        """
+        queries = self._check_queries(queries)
+        k = _check_n_neighbors(n_neighbors, self.n_codes_)
+        n_q = queries.shape[0]
+        if n_q == 0:
+            dist = np.empty((0, k), dtype=np.int32)
+            idx = np.empty((0, k), dtype=np.int64)
+            return (dist, idx) if return_distance else idx
+        dask = import_optional("dask")
+        # One key for the queries, sent once to each worker that needs them.
+        q = dask.delayed(queries, name=f"sklhash-queries-{dask.base.tokenize(queries)}")
+        tasks = [
+            dask.delayed(_partition_knn, pure=True)(
+                part, q, min(k, int(size)), int(off)
+            )
+            for part, size, off in zip(
+                self.partitions_, self.partition_sizes_, self._offsets(), strict=True
+            )
+        ]
+        answers = dask.compute(*tasks)
+        dist = np.concatenate([a[0] for a in answers], axis=1)
+        idx = np.concatenate([a[1] for a in answers], axis=1).astype(
+            np.int64, copy=False
+        )
+        # Partitions are in database order and each answer is sorted by
+        # (distance, index): a stable sort by distance keeps ties in index order.
+        order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        dist = np.take_along_axis(dist, order, axis=1).astype(np.int32, copy=False)
+        idx = np.take_along_axis(idx, order, axis=1)
+        return (dist, idx) if return_distance else idx
+
+    def radius_neighbors(self, queries, radius, return_distance=True):
+        """All codes within Hamming distance ``radius`` of each query.
+
+        Parameters
+        ----------
+        queries : array-like of shape (n_queries, n_bytes), dtype uint8
+            Packed query codes of the index's width.
+        radius : float
+            Largest distance included (``d <= radius``), at least 0.
+        return_distance : bool, default=True
+            Also return the distances.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries,), dtype object
+            Per query, an int32 array of distances, ascending. Only when
+            ``return_distance``.
+        indices : ndarray of shape (n_queries,), dtype object
+            Per query, an int64 array of global database indices, sorted by
+            distance then index.
+        """
+        queries = self._check_queries(queries)
+        radius = _check_radius(radius)
+        n_q = queries.shape[0]
+        dist_out = np.empty(n_q, dtype=object)
+        idx_out = np.empty(n_q, dtype=object)
+        if n_q:
+            dask = import_optional("dask")
+            q = dask.delayed(
+                queries, name=f"sklhash-queries-{dask.base.tokenize(queries)}"
+            )
+            tasks = [
+                dask.delayed(_partition_radius, pure=True)(part, q, radius, int(off))
+                for part, off in zip(self.partitions_, self._offsets(), strict=True)
+            ]
+            answers = dask.compute(*tasks)
+            for i in range(n_q):
+                d = np.concatenate([a[0][i] for a in answers]).astype(np.int32)
+                j = np.concatenate([a[1][i] for a in answers]).astype(np.int64)
+                order = np.argsort(d, kind="stable")
+                dist_out[i], idx_out[i] = d[order], j[order]
+        return (dist_out, idx_out) if return_distance else idx_out

@@ -1,0 +1,288 @@
+"""Shuffled mini-batches streamed block by block from a larger-than-memory array.
+
+A deep hasher trains on mini-batches, so it never needs the whole training
+set in memory at once: :class:`BlockStream` reads a dask array (computed
+block by block on whatever scheduler is active) or a memory-mapped
+``np.memmap`` (read from disk block by block) one buffer of blocks at a
+time, shuffles the rows inside the buffer and yields mini-batches, while the
+next buffer is read in a background thread.
+
+Shuffling is two-level, as in tf.data's and WebDataset's shuffle buffers:
+the order of the blocks is a fresh random permutation every epoch, and the
+rows of ``blocks_per_buffer`` blocks are mixed together. Each row is yielded
+exactly once per epoch. With ``blocks_per_buffer`` equal to the number of
+blocks this is a full shuffle (and needs the memory of the whole array);
+with 1 a batch draws its rows from one block, so the blocks should not be
+sorted by class (shuffle the rows once when writing the data, or raise
+``blocks_per_buffer``).
+
+This module imports neither torch nor dask; :meth:`BlockStream.as_torch_dataset`
+imports torch when called.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
+
+import numpy as np
+
+from ._deps import is_dask_array
+
+__all__ = ["BlockStream"]
+
+# Default block height for arrays that have no chunks of their own: about
+# 64 MiB of float32 a block.
+_DEFAULT_BLOCK_BYTES = 64 << 20
+
+
+def _check_int(value, name, minimum=1, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(
+            f"{name} must be an integer >= {minimum}, got {name}={value!r}."
+        )
+    return int(value)
+
+
+def _row_bounds(X, block_size):
+    """Row ranges ``(start, stop)`` of the blocks."""
+    n = X.shape[0]
+    if block_size is None and is_dask_array(X):
+        rows = X.chunks[0]
+        if any(np.isnan(r) for r in rows):
+            raise ValueError(
+                "X has blocks of unknown size; call X.compute_chunk_sizes() "
+                "(or give block_size) before streaming it."
+            )
+        stops = np.cumsum(rows, dtype=np.int64)
+        starts = stops - np.asarray(rows, dtype=np.int64)
+        return [(int(a), int(b)) for a, b in zip(starts, stops, strict=True) if b > a]
+    if block_size is None:
+        row_bytes = max(1, int(np.prod(X.shape[1:])) * 4)
+        block_size = max(1, _DEFAULT_BLOCK_BYTES // row_bytes)
+    return [(a, min(a + block_size, n)) for a in range(0, n, block_size)]
+
+
+class BlockStream:
+    """Shuffled mini-batches of a dask or memory-mapped array, block by block.
+
+    Iterating over the stream runs one epoch: one pass over the data, every
+    row exactly once, in batches of ``batch_size`` rows (the last one may be
+    smaller). Each iteration draws a new shuffle from the stream's random
+    generator, so successive epochs differ while the whole sequence is fixed
+    by ``random_state``.
+
+    Parameters
+    ----------
+    X : dask array or array-like of shape (n_samples, ...)
+        Training data: a dask array (its row chunks are the blocks unless
+        ``block_size`` is given; it may not be chunked along other axes), or
+        anything with ``shape`` and row slicing such as an ``np.memmap`` or
+        an HDF5/Zarr dataset.
+    y : array-like of shape (n_samples, ...), default=None
+        Per-row targets (class labels, indicator rows), sliced with the same
+        rows as ``X``; a dask array is computed block by block too.
+    batch_size : int, default=256
+        Rows per mini-batch.
+    block_size : int, default=None
+        Rows read at a time. ``None``: the dask array's row chunks, or about
+        64 MiB of float32 rows for other arrays.
+    blocks_per_buffer : int, default=1
+        Blocks whose rows are shuffled together; memory grows with it.
+    shuffle : bool, default=True
+        Shuffle block order and rows; ``False`` streams rows in order.
+    drop_last : bool, default=False
+        Drop a final batch smaller than ``batch_size``.
+    dtype : numpy dtype, default=np.float32
+        Dtype of the yielded ``X`` batches (what the deep hashers train on).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffles.
+
+    Attributes
+    ----------
+    n_samples : int
+        Number of rows.
+    n_blocks : int
+        Number of non-empty blocks.
+
+    Notes
+    -----
+    Passes and memory: an epoch reads the data once (``max_epochs`` epochs
+    are ``max_epochs`` passes); at most two buffers are held at once, the
+    one being batched and the next one being read, i.e. about
+    ``2 * blocks_per_buffer * block_size * row_bytes`` plus one batch.
+
+    Each batch is a dict: ``"X"`` (the rows, ``dtype``), ``"idx"`` (their
+    row numbers, int64, to look up per-row targets) and ``"y"`` when ``y``
+    is given. A block holding NaN or infinity raises a ``ValueError`` naming
+    its rows when it is read.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklhash.dask import BlockStream
+    >>> X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    >>> stream = BlockStream(X, batch_size=4, block_size=3, random_state=0)
+    >>> sizes = [len(batch["idx"]) for batch in stream]
+    >>> sizes, stream.n_blocks, len(stream)
+    ([4, 4, 2], 4, 3)
+    >>> rows = np.concatenate([batch["idx"] for batch in stream])
+    >>> sorted(rows.tolist()) == list(range(10))
+    True
+    """
+
+    def __init__(
+        self,
+        X,
+        y=None,
+        *,
+        batch_size=256,
+        block_size=None,
+        blocks_per_buffer=1,
+        shuffle=True,
+        drop_last=False,
+        dtype=np.float32,
+        random_state=None,
+    ):
+        if not hasattr(X, "shape") or len(X.shape) < 2:
+            raise ValueError(
+                "X must be a 2-d (or image) array with a shape, such as a dask "
+                f"array or an np.memmap, got {type(X).__name__}."
+            )
+        if is_dask_array(X):
+            split = [a for a in range(1, X.ndim) if len(X.chunks[a]) > 1]
+            if split:
+                raise ValueError(
+                    f"X is chunked along axis {split[0]}; a block must hold whole "
+                    "rows. Rechunk first: X.rechunk({1: -1})."
+                )
+        if not np.issubdtype(np.dtype(X.dtype), np.number):
+            raise ValueError(f"X must hold numbers, got dtype {X.dtype}.")
+        if y is not None:
+            if not hasattr(y, "shape"):
+                y = np.asarray(y)
+            if y.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"y has {y.shape[0]} rows but X has {X.shape[0]}; they must match."
+                )
+        self.X = X
+        self.y = y
+        self.batch_size = _check_int(batch_size, "batch_size")
+        self.block_size = _check_int(block_size, "block_size", allow_none=True)
+        self.blocks_per_buffer = _check_int(blocks_per_buffer, "blocks_per_buffer")
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.dtype = np.dtype(dtype)
+        self.random_state = random_state
+        self._bounds = _row_bounds(X, self.block_size)
+        self.n_samples = int(X.shape[0])
+        self.n_blocks = len(self._bounds)
+        seed = (
+            random_state.randint(np.iinfo(np.int32).max)
+            if isinstance(random_state, np.random.RandomState)
+            else random_state
+        )
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        """Number of batches in an epoch."""
+        if self.drop_last:
+            return self.n_samples // self.batch_size
+        return -(-self.n_samples // self.batch_size)
+
+    # -- reading -------------------------------------------------------------
+
+    @staticmethod
+    def _read(array, start, stop):
+        part = array[start:stop]
+        if is_dask_array(part):
+            part = part.compute()
+        return np.asarray(part)
+
+    def _read_buffer(self, blocks, rng):
+        """Rows of ``blocks`` (shuffled when asked) with their row numbers."""
+        xs, idxs, ys = [], [], []
+        for start, stop in blocks:
+            x = self._read(self.X, start, stop).astype(self.dtype, copy=False)
+            if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+                raise ValueError(
+                    f"X holds NaN or infinity in rows {start}..{stop - 1}; clean "
+                    "the data before training."
+                )
+            xs.append(x)
+            idxs.append(np.arange(start, stop, dtype=np.int64))
+            if self.y is not None:
+                ys.append(self._read(self.y, start, stop))
+        x, idx = np.concatenate(xs), np.concatenate(idxs)
+        y = np.concatenate(ys) if ys else None
+        if self.shuffle:
+            perm = rng.permutation(len(idx))
+            x, idx = x[perm], idx[perm]
+            y = None if y is None else y[perm]
+        return x, idx, y
+
+    # -- iteration ------------------------------------------------------------
+
+    def __iter__(self):
+        """Yield the mini-batches of one epoch (dicts, see the class Notes)."""
+        rng = np.random.default_rng(self._rng.integers(np.iinfo(np.int64).max))
+        order = rng.permutation(self.n_blocks) if self.shuffle else range(self.n_blocks)
+        groups = [
+            [self._bounds[b] for b in list(order)[i : i + self.blocks_per_buffer]]
+            for i in range(0, self.n_blocks, self.blocks_per_buffer)
+        ]
+        carry = None
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            pending = (
+                reader.submit(self._read_buffer, groups[0], rng) if groups else None
+            )
+            for g in range(len(groups)):
+                x, idx, y = pending.result()
+                # Read the next buffer while this one is batched. The shared
+                # rng is used by one buffer read at a time: deterministic.
+                pending = (
+                    reader.submit(self._read_buffer, groups[g + 1], rng)
+                    if g + 1 < len(groups)
+                    else None
+                )
+                if carry is not None:
+                    x = np.concatenate([carry[0], x])
+                    idx = np.concatenate([carry[1], idx])
+                    y = None if y is None else np.concatenate([carry[2], y])
+                n_full = len(idx) // self.batch_size * self.batch_size
+                for s in range(0, n_full, self.batch_size):
+                    yield self._batch(x, idx, y, slice(s, s + self.batch_size))
+                tail = slice(n_full, len(idx))
+                carry = (x[tail], idx[tail], None if y is None else y[tail])
+                del x, idx, y
+        if carry is not None and len(carry[1]) and not self.drop_last:
+            yield self._batch(*carry, slice(None))
+
+    @staticmethod
+    def _batch(x, idx, y, rows):
+        batch = {"X": x[rows], "idx": idx[rows]}
+        if y is not None:
+            batch["y"] = y[rows]
+        return batch
+
+    def as_torch_dataset(self, targets=None):
+        """This stream as a torch ``IterableDataset`` of whole batches, for skorch.
+
+        Parameters
+        ----------
+        targets : dict of str to ndarray, default=None
+            Per-row arrays (first dimension ``n_samples``) added to every
+            batch, indexed by the batch's row numbers, e.g. what a deep
+            hasher's ``_fit_targets`` returns.
+
+        Returns
+        -------
+        dataset : torch.utils.data.IterableDataset
+            Yields ``(batch, y)`` pairs of tensors, the shape skorch's
+            ``train_step`` unpacks; ``y`` is the batch's ``"y"`` or a zero
+            placeholder. Use it with ``iterator_train__batch_size=None``
+            (batches are formed here) and ``iterator_train__shuffle=False``.
+        """
+        from ._torch_dataset import StreamDataset
+
+        return StreamDataset(self, targets)
