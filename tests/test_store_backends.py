@@ -417,3 +417,32 @@ def test_duckdb_file_persists_and_reopens(tmp_path, rng):
     (tmp_path / "junk.duckdb").write_bytes(b"not a database" * 100)
     with pytest.raises(ValueError, match="cannot open DuckDB database"):
         DuckDBHammingIndex(tmp_path / "junk.duckdb")
+
+
+def test_pgvector_needs_the_extension(pg_dsn):
+    from sklhash.store import PgvectorHammingIndex
+
+    with pytest.raises(ValueError, match="has no pgvector extension"):
+        PgvectorHammingIndex(pg_dsn)
+
+
+# -- open_index -----------------------------------------------------------------
+
+
+def test_open_index_picks_the_backend(pg_dsn, tmp_path, rng):
+    from sklhash.store import open_index
+
+    codes = random_codes(rng, 12, 64)
+    for uri in (pg_dsn, str(tmp_path / "a.duckdb"), f"duckdb:{tmp_path / 'b.db'}"):
+        with open_index(uri, table="shared", n_bits=64) as index:
+            expected = PostgresHammingIndex if uri == pg_dsn else DuckDBHammingIndex
+            assert type(index) is expected
+            index.add(codes)
+        with open_index(uri, table="shared") as index:
+            assert index.n_bits_ == 64 and len(index) == 12
+            assert np.array_equal(index.kneighbors(codes[:1], 1)[1], [[0]])
+            index.drop()
+    for bad in ("mysql://u:pw@h/db", "codes.npy", "sqlite:///x.db", ""):
+        with pytest.raises(ValueError, match="unknown index location|non-empty") as e:
+            open_index(bad)
+        assert "pw@" not in str(e.value)

@@ -190,6 +190,9 @@ class PgvectorHammingIndex(PostgresHammingIndex):
                 "SELECT set_config('hnsw.ef_search', %s, true)",
                 [str(max(self.ef_search, k))],
             )
+            # The planner may prefer a (exact) sequential scan on a small
+            # table; this class promises the graph search, so use it.
+            cur.execute("SELECT set_config('enable_seqscan', 'off', true)")
             for q in codes_to_bitstrings(queries, n_bits):
                 cur.execute(stmt, [q, q, k], prepare=True)
                 rows = cur.fetchall()
