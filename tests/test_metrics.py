@@ -617,20 +617,22 @@ def _codes(n, width=2, seed=0):
         ({"db_codes": _codes(10, width=3)}, "db_codes must have the same code width"),
         ({"query_labels": [0, 1, 2]}, "query_labels has 3 entries but query_codes"),
         ({"db_labels": np.zeros(9, int)}, "db_labels has 9 entries but db_codes has"),
-        ({"k": 0}, "k must be a positive int"),
-        ({"k": -3}, "k must be a positive int"),
-        ({"k": 2.5}, "k must be a positive int"),
-        ({"ties": "random"}, "ties must be one of"),
-        ({"normalize": "hits"}, "normalize must be one of"),
-        ({"metric": "manhattan"}, "metric must be one of"),
+        ({"k": 0}, "'k' parameter of mean_average_precision must be an int"),
+        ({"k": -3}, "'k' parameter .* Got -3 instead"),
+        ({"k": 2.5}, "'k' parameter .* Got 2.5 instead"),
+        ({"k": True}, "'k' parameter .* Got True instead"),
+        ({"ties": "random"}, "'ties' parameter .* Got 'random' instead"),
+        ({"normalize": "hits"}, "'normalize' parameter .* Got 'hits'"),
+        ({"metric": "manhattan"}, "'metric' parameter .* Got 'manhattan'"),
         ({"query_codes": np.zeros((4, 2))}, "must have dtype uint8.*euclid"),
         ({"query_codes": _codes(4), "exclude_self": True}, "exclude_self=True needs"),
         ({"query_labels": np.zeros((4, 3)), "db_labels": np.zeros((10, 2))},
          "same number of label columns"),
         ({"query_labels": np.zeros((4, 3))}, "must both be 1-d class labels or both"),
-        ({"relevance": "same"}, "relevance must be None or a callable"),
+        ({"relevance": "same"}, "'relevance' parameter .* callable or None"),
         ({"relevance": lambda a, b: np.ones((2, 2))}, "relevance returned an array"),
-        ({"chunk_size": 0}, "chunk_size must be a positive int"),
+        ({"chunk_size": 0}, "'chunk_size' parameter .* Got 0 instead"),
+        ({"exclude_self": "yes"}, "'exclude_self' parameter .* Got 'yes'"),
     ],
 )
 def test_map_bad_input(kwargs, match):
@@ -667,8 +669,9 @@ def test_mahp_bad_similarity(similarity, labels, match):
 def test_radius_and_curve_bad_input(rng):
     q, db = _codes(3), _codes(8)
     yq, yd = [0, 1, 0], np.arange(8) % 2
-    with pytest.raises(ValueError, match="radius must be a finite number >= 0"):
-        precision_recall_at_radius(q, db, yq, yd, radius=-1)
+    for radius in (-1, np.inf, np.nan, True):
+        with pytest.raises(ValueError, match="'radius' parameter of precision_rec"):
+            precision_recall_at_radius(q, db, yq, yd, radius=radius)
     with pytest.raises(ValueError, match="radii must be given for metric='cosine'"):
         precision_recall_curve(rng.normal(size=(3, 2)), rng.normal(size=(8, 2)),
                                yq, yd, metric="cosine")

@@ -24,18 +24,19 @@ Memory is ``O(chunk_size * n_db)``: queries are processed in chunks.
 
 import numpy as np
 from scipy.special import gammaln
+from sklearn.utils._param_validation import StrOptions
 
 from ._common import (
+    COUNT,
+    RADIUS,
     Gains,
     Points,
     Relevance,
-    check_chunk_size,
-    check_k,
-    check_ties,
     explicit_order,
     group_means,
     group_stats,
     harmonic_numbers,
+    validate_metric_params,
 )
 
 __all__ = [
@@ -142,6 +143,9 @@ def _ap_average_retrieved(n, r, k, H, terms, before, rel_before, m):
     return out
 
 
+@validate_metric_params(
+    k=[COUNT, None], normalize=[StrOptions(set(_NORMALIZE))]
+)
 def mean_average_precision(
     query_codes,
     db_codes,
@@ -240,11 +244,6 @@ def mean_average_precision(
     """
     points = Points(query_codes, db_codes, metric, exclude_self)
     rel_fn = Relevance(query_labels, db_labels, points.n_query, points.n_db, relevance)
-    k = check_k(k, allow_none=True)
-    check_ties(ties)
-    if normalize not in _NORMALIZE:
-        raise ValueError(f"normalize must be one of {_NORMALIZE}, got {normalize!r}.")
-    chunk_size = check_chunk_size(chunk_size)
     k = points.n_eff if k is None else min(k, points.n_eff)
     H = harmonic_numbers(points.n_eff)
     out = np.empty(points.n_query)
@@ -260,6 +259,7 @@ def mean_average_precision(
     return out if return_per_query else float(out.mean())
 
 
+@validate_metric_params(k=[COUNT])
 def precision_at_k(
     query_codes,
     db_codes,
@@ -322,9 +322,7 @@ def precision_at_k(
     """
     points = Points(query_codes, db_codes, metric, exclude_self)
     rel_fn = Relevance(query_labels, db_labels, points.n_query, points.n_db, relevance)
-    k = min(check_k(k), points.n_eff)
-    check_ties(ties)
-    chunk_size = check_chunk_size(chunk_size)
+    k = min(k, points.n_eff)
     out = np.empty(points.n_query)
     for sl, dist in points.chunks(chunk_size):
         rel = rel_fn(sl)
@@ -383,6 +381,7 @@ def _radius_counts(points, rel_fn, radii, chunk_size):
     return precision, recall
 
 
+@validate_metric_params(radius=[RADIUS])
 def precision_recall_at_radius(
     query_codes,
     db_codes,
@@ -449,16 +448,9 @@ def precision_recall_at_radius(
     """
     points = Points(query_codes, db_codes, metric, exclude_self)
     rel_fn = Relevance(query_labels, db_labels, points.n_query, points.n_db, relevance)
-    if isinstance(radius, bool) or not np.isscalar(radius):
-        raise ValueError(f"radius must be a number >= 0, got {radius!r}.")
-    try:
-        radii = _check_radii([radius], points)
-    except ValueError:
-        raise ValueError(
-            f"radius must be a finite number >= 0, got {radius!r}."
-        ) from None
+    radii = _check_radii([radius], points)
     precision, recall = _radius_counts(
-        points, rel_fn, radii, check_chunk_size(chunk_size)
+        points, rel_fn, radii, chunk_size
     )
     precision, recall = precision[:, 0], recall[:, 0]
     if return_per_query:
@@ -466,6 +458,7 @@ def precision_recall_at_radius(
     return float(precision.mean()), float(recall.mean())
 
 
+@validate_metric_params(radii=["array-like", None])
 def precision_recall_curve(
     query_codes,
     db_codes,
@@ -529,11 +522,12 @@ def precision_recall_curve(
     rel_fn = Relevance(query_labels, db_labels, points.n_query, points.n_db, relevance)
     radii = _check_radii(radii, points)
     precision, recall = _radius_counts(
-        points, rel_fn, radii, check_chunk_size(chunk_size)
+        points, rel_fn, radii, chunk_size
     )
     return precision.mean(axis=0), recall.mean(axis=0), radii
 
 
+@validate_metric_params(k=[COUNT])
 def ndcg_at_k(
     query_codes,
     db_codes,
@@ -605,9 +599,7 @@ def ndcg_at_k(
     0.8597...
     """
     points = Points(query_codes, db_codes, metric, exclude_self)
-    k = min(check_k(k), points.n_eff)
-    check_ties(ties)
-    chunk_size = check_chunk_size(chunk_size)
+    k = min(k, points.n_eff)
     discount = 1.0 / np.log2(np.arange(2, points.n_eff + 2))
     D = np.concatenate([[0.0], np.cumsum(discount)])
     if similarity is not None:

@@ -8,6 +8,7 @@ queries all the others), so no training item is ever used as the database.
 """
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions, validate_params
 
 from ._hierarchical import mean_average_hierarchical_precision
 from ._ranking import (
@@ -68,6 +69,10 @@ class _RetrievalScorer:
         return f"make_retrieval_scorer({self._name!r}{', ' if args else ''}{args})"
 
 
+@validate_params(
+    {"metric": [StrOptions(set(_METRICS)), callable]},
+    prefer_skip_nested_validation=True,
+)
 def make_retrieval_scorer(metric, /, **kwargs):
     """Make a scorer ``scorer(estimator, X, y)`` from a retrieval metric.
 
@@ -116,20 +121,9 @@ def make_retrieval_scorer(metric, /, **kwargs):
     True
     """
     if isinstance(metric, str):
-        try:
-            func = _METRICS[metric]
-        except KeyError:
-            raise ValueError(
-                f"metric must be one of {sorted(_METRICS)} or a callable, got "
-                f"{metric!r}."
-            ) from None
-        name = metric
-    elif callable(metric):
-        func, name = metric, getattr(metric, "__name__", "custom")
+        func, name = _METRICS[metric], metric
     else:
-        raise ValueError(
-            f"metric must be one of {sorted(_METRICS)} or a callable, got {metric!r}."
-        )
+        func, name = metric, getattr(metric, "__name__", "custom")
     if "exclude_self" in kwargs:
         raise ValueError(
             "exclude_self is always True in a retrieval scorer (leave-one-out "
