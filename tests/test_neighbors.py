@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 
@@ -378,12 +378,41 @@ def test_load_refuses_foreign_file_and_other_version(tmp_path, rng):
     np.save(foreign, np.zeros((10, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match="foreign.npy.*not a sklhash HammingIndex"):
         HammingIndex.load(foreign)
-    path.write_bytes(raw[:8] + (2).to_bytes(4, "little") + raw[12:])
-    with pytest.raises(ValueError, match="format version 2"):
+    path.write_bytes(raw[:8] + (3).to_bytes(4, "little") + raw[12:])
+    with pytest.raises(ValueError, match="format version 3"):
         HammingIndex.load(path)
     path.write_bytes(raw[:12] + (0).to_bytes(4, "little") + raw[16:])
     with pytest.raises(ValueError, match="n_bits=0"):
         HammingIndex.load(path)
+
+
+@settings(max_examples=40, deadline=None)
+@given(problem=search_problems(), data=st.data())
+def test_load_refuses_any_changed_byte(problem, data, tmp_path_factory):
+    db, _, n_bits = problem
+    path = tmp_path_factory.mktemp("idx") / "flip.sklhidx"
+    HammingIndex(n_bits=n_bits).fit(db).save(path)
+    raw = bytearray(path.read_bytes())
+    pos = data.draw(st.integers(0, len(raw) - 1), label="position")
+    raw[pos] ^= data.draw(st.integers(1, 255), label="xor")
+    path.write_bytes(bytes(raw))
+    # Whatever the byte (magic, version, sizes, checksum or a code), the file
+    # is refused with a message naming it; never loaded with other codes.
+    with pytest.raises(ValueError, match="flip.sklhidx"):
+        HammingIndex.load(path)
+
+
+def test_load_reads_version_1_files(tmp_path, rng):
+    # Files written before the checksum existed: header without it.
+    codes = random_codes(rng, 7, 12)
+    path = tmp_path / "v1.sklhidx"
+    path.write_bytes(
+        b"SKLHIDX\0" + (1).to_bytes(4, "little") + (12).to_bytes(4, "little")
+        + (7).to_bytes(8, "little") + codes.tobytes()
+    )
+    loaded = HammingIndex.load(path)
+    assert loaded.n_bits_ == 12
+    np.testing.assert_array_equal(loaded.codes_, codes)
 
 
 def test_save_is_atomic(tmp_path, rng, monkeypatch):

@@ -109,8 +109,9 @@ class HammingIndex(BaseEstimator):
     ``ValueError``, as scikit-learn's ``NearestNeighbors`` does.
 
     :meth:`save` writes a documented, versioned binary file (magic bytes,
-    version, ``n_bits``, ``n_codes``, then the raw codes); :meth:`load`
-    refuses a file whose header or size is wrong.
+    version, ``n_bits``, ``n_codes``, a SHA-256 checksum, then the raw
+    codes); :meth:`load` refuses a file whose header, size or checksum is
+    wrong, naming the file.
 
     References
     ----------
@@ -373,7 +374,7 @@ class HammingIndex(BaseEstimator):
     # -- persistence --------------------------------------------------------
 
     def save(self, path):
-        """Write the codes to ``path`` in sklhash's index format (version 1).
+        """Write the codes to ``path`` in sklhash's index format (version 2).
 
         The file is written to a temporary name in the same folder and
         renamed into place, so ``path`` is never left half-written.
@@ -409,7 +410,8 @@ class HammingIndex(BaseEstimator):
         Raises
         ------
         ValueError
-            When the file's magic bytes, version or size are wrong.
+            When the file's magic bytes, version or size are wrong, or its
+            SHA-256 checksum does not match its contents (a changed byte).
         """
         codes, n_bits = _io.read(path)
         index = cls(
