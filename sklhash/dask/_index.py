@@ -26,10 +26,32 @@ from ._deps import import_optional, is_dask_array
 __all__ = ["DaskHammingIndex"]
 
 
-def _build_partition(block, n_bits, width, number):
-    """Fit a HammingIndex on one partition of codes (runs on a worker)."""
-    from ..neighbors import HammingIndex
+class _Shard:
+    """One partition on a worker: a numpy-backend HammingIndex of its codes.
 
+    Only the codes travel when the scheduler moves a shard between workers;
+    the index (and its transposed copy of the codes) is rebuilt on arrival.
+    Pickling the HammingIndex itself would also do, but
+    ``HammingIndex.__getstate__`` currently drops the live object's cache
+    while pickling it, so a worker that sent a partition to a peer could
+    then no longer search it.
+    """
+
+    def __init__(self, codes, n_bits):
+        from ..neighbors import HammingIndex
+
+        self.n_bits = n_bits
+        self.index = HammingIndex(backend="numpy", n_bits=n_bits).fit(codes)
+
+    def __getstate__(self):
+        return {"codes": self.index.codes_, "n_bits": self.n_bits}
+
+    def __setstate__(self, state):
+        self.__init__(state["codes"], state["n_bits"])
+
+
+def _build_partition(block, n_bits, width, number):
+    """Index one partition of codes (runs on a worker)."""
     block = np.asarray(block)
     if block.ndim != 2 or block.shape[1] != width or block.dtype != np.uint8:
         raise ValueError(
@@ -39,21 +61,21 @@ def _build_partition(block, n_bits, width, number):
         )
     if block.shape[0] == 0:
         return None
-    return HammingIndex(backend="numpy", n_bits=n_bits).fit(block)
+    return _Shard(block, n_bits)
 
 
-def _partition_size(index):
-    return 0 if index is None else index.n_codes_
+def _partition_size(shard):
+    return 0 if shard is None else shard.index.n_codes_
 
 
-def _partition_knn(index, queries, k, offset):
+def _partition_knn(shard, queries, k, offset):
     """Top-``k`` of one partition with global indices (runs on a worker)."""
-    dist, idx = index.kneighbors(queries, k)
+    dist, idx = shard.index.kneighbors(queries, k)
     return dist, idx + offset
 
 
-def _partition_radius(index, queries, radius, offset):
-    dist, idx = index.radius_neighbors(queries, radius)
+def _partition_radius(shard, queries, radius, offset):
+    dist, idx = shard.index.radius_neighbors(queries, radius)
     shifted = np.empty(len(idx), dtype=object)
     for i, row in enumerate(idx):
         shifted[i] = row + offset
@@ -150,8 +172,9 @@ class DaskHammingIndex(BaseEstimator):
     Attributes
     ----------
     partitions_ : list of dask.delayed.Delayed
-        The persisted per-partition indexes, in database order (empty
-        partitions are dropped).
+        The persisted partitions (each a numpy-backend ``HammingIndex`` of
+        its codes, on a worker), in database order; empty partitions are
+        dropped.
     partition_sizes_ : ndarray of shape (n_partitions_,), dtype int64
         Codes in each partition.
     n_partitions_ : int

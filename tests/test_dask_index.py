@@ -1,0 +1,197 @@
+"""DaskHammingIndex answers exactly as HammingIndex, on a 2-worker LocalCluster."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklhash.neighbors import HammingIndex
+
+da = pytest.importorskip("dask.array", reason="the dask extra is not installed")
+distributed = pytest.importorskip("distributed")
+import dask  # noqa: E402
+
+from sklhash.dask import DaskHammingIndex  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=50,
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def _reference(codes, n_bits=None):
+    return HammingIndex(backend="numpy", n_bits=n_bits).fit(codes)
+
+
+def _assert_same_knn(index, ref, queries, k):
+    dist, idx = index.kneighbors(queries, k)
+    rdist, ridx = ref.kneighbors(queries, k)
+    assert dist.dtype == rdist.dtype and idx.dtype == ridx.dtype
+    np.testing.assert_array_equal(dist, rdist)
+    np.testing.assert_array_equal(idx, ridx)
+
+
+def _assert_same_radius(index, ref, queries, radius):
+    dist, idx = index.radius_neighbors(queries, radius)
+    rdist, ridx = ref.radius_neighbors(queries, radius)
+    assert len(dist) == len(rdist)
+    for a, b, c, d in zip(dist, rdist, idx, ridx, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(c, d)
+        assert a.dtype == b.dtype and c.dtype == d.dtype
+
+
+@st.composite
+def sharded_codes(draw):
+    """Codes with many ties (few distinct bytes), cut into random partitions."""
+    n = draw(st.integers(1, 40))
+    width = draw(st.integers(1, 3))
+    n_bits = draw(st.integers(8 * width - 7, 8 * width))
+    alphabet = draw(st.sampled_from([[0, 1], [0, 3, 128], list(range(256))]))
+    values = draw(
+        st.lists(st.sampled_from(alphabet), min_size=n * width, max_size=n * width)
+    )
+    codes = np.array(values, dtype=np.uint8).reshape(n, width)
+    pad = 8 * width - n_bits
+    codes[:, -1] &= np.uint8((0xFF << pad) & 0xFF)
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=5)))
+    chunks = tuple(np.diff([0, *cuts, n]).tolist())  # may hold empty chunks
+    k = draw(st.integers(1, n))
+    radius = draw(st.integers(0, n_bits))
+    return codes, n_bits, chunks, k, radius
+
+
+@settings(max_examples=15)
+@given(case=sharded_codes())
+def test_sharded_search_equals_hamming_index(client, case):
+    codes, n_bits, chunks, k, radius = case
+    dcodes = da.from_array(codes, chunks=(chunks, codes.shape[1]))
+    index = DaskHammingIndex(n_bits=n_bits).fit(dcodes)
+    ref = _reference(codes, n_bits)
+    queries = codes[::3]
+    assert index.n_codes_ == len(codes)
+    assert index.n_partitions_ == sum(c > 0 for c in chunks)
+    _assert_same_knn(index, ref, queries, k)
+    _assert_same_radius(index, ref, queries, radius)
+
+
+def test_ties_across_partitions_and_k_larger_than_partition(client):
+    rng = np.random.default_rng(0)
+    # 16-bit codes drawn from 6 distinct values: every distance is a huge tie
+    # that spans all partitions.
+    distinct = rng.integers(0, 256, (6, 2), dtype=np.uint8)
+    codes = distinct[rng.integers(0, 6, 3000)]
+    dcodes = da.from_array(codes, chunks=((7, 0, 993, 1000, 1000, 0),) + ((2,),))
+    index = DaskHammingIndex().fit(dcodes)
+    ref = _reference(codes)
+    queries = rng.integers(0, 256, (50, 2), dtype=np.uint8)
+    for k in (1, 8, 1500, 3000):  # 8 > the first partition, 1500 > every one
+        _assert_same_knn(index, ref, queries, k)
+    _assert_same_radius(index, ref, queries, 3)
+    # The partitions live on the workers, as HammingIndex objects.
+    keys = [p.key for p in index.partitions_]
+    who = client.who_has()
+    assert all(who[key] for key in keys)
+    assert index.partition_sizes_.tolist() == [7, 993, 1000, 1000]
+
+
+def test_add_appends_partitions(client):
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 4, (500, 3), dtype=np.uint8)
+    b = rng.integers(0, 4, (300, 3), dtype=np.uint8)
+    index = DaskHammingIndex().fit(da.from_array(a, chunks=(200, 3)))
+    index.add(da.from_array(b, chunks=(150, 3)))
+    index.add(b[:10])  # a numpy array is one partition
+    assert index.n_partitions_ == 3 + 2 + 1
+    full = np.concatenate([a, b, b[:10]])
+    ref = _reference(full)
+    _assert_same_knn(index, ref, full[:40], 25)
+    _assert_same_radius(index, ref, full[:40], 2)
+    # A failed add leaves the index as it was.
+    with pytest.raises(ValueError, match="codes of 2 bytes but the index holds"):
+        index.add(da.from_array(b[:, :2], chunks=(100, 2)))
+    assert index.n_codes_ == len(full)
+    _assert_same_knn(index, ref, full[:5], 3)
+
+
+def test_encoded_codes_index_without_client(client):
+    """The threaded scheduler (no distributed Client) gives the same answers."""
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 256, (400, 1), dtype=np.uint8)
+    with dask.config.set(scheduler="threads"):
+        index = DaskHammingIndex().fit(da.from_array(codes, chunks=(64, 1)))
+        _assert_same_knn(index, _reference(codes), codes[:30], 10)
+
+
+def _boom(block):
+    raise RuntimeError("a task ran")
+
+
+def test_bad_input_raises_before_any_task(client):
+    base = da.zeros((100, 3), chunks=(50, 3), dtype=np.uint8)
+    never = base.map_blocks(_boom, dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"mixes code widths \[2, 3\]"):
+        DaskHammingIndex().fit([never, never[:, :2].rechunk({1: -1})])
+    with pytest.raises(ValueError, match="chunked along its columns"):
+        DaskHammingIndex().fit(never.rechunk((50, 1)))
+    with pytest.raises(ValueError, match="dtype uint8"):
+        DaskHammingIndex().fit(never.astype(np.int32))
+    with pytest.raises(ValueError, match="2-d array"):
+        DaskHammingIndex().fit(never[:, 0])
+    with pytest.raises(ValueError, match="n_bits=12 does not fit codes of 3 bytes"):
+        DaskHammingIndex(n_bits=12).fit(never)
+    with pytest.raises(ValueError, match="must be a dask array"):
+        DaskHammingIndex().fit("codes")
+    with pytest.raises(RuntimeError, match="a task ran"):
+        never.compute(scheduler="sync")
+
+
+def test_partition_whose_real_width_differs_is_refused(client):
+    # A dask array whose declared shape lies about one partition's width.
+    good = np.zeros((10, 2), dtype=np.uint8)
+    bad = dask.delayed(np.zeros)((10, 3), dtype=np.uint8)
+    lying = da.concatenate(
+        [
+            da.from_array(good, chunks=(10, 2)),
+            da.from_delayed(bad, shape=(10, 2), dtype=np.uint8),
+        ]
+    )
+    with pytest.raises(
+        ValueError, match=r"partition 1 holds an array of shape \(10, 3\)"
+    ):
+        DaskHammingIndex().fit(lying)
+
+
+def test_query_checks(client):
+    codes = np.random.default_rng(3).integers(0, 256, (50, 2), dtype=np.uint8)
+    index = DaskHammingIndex().fit(da.from_array(codes, chunks=(20, 2)))
+    with pytest.raises(ValueError, match="n_neighbors <= n_codes_"):
+        index.kneighbors(codes[:2], 51)
+    with pytest.raises(ValueError, match="n_neighbors must be >= 1"):
+        index.kneighbors(codes[:2], 0)
+    with pytest.raises(ValueError, match="codes of 1 bytes but the index holds"):
+        index.kneighbors(codes[:2, :1], 3)
+    with pytest.raises(ValueError, match="radius must be a finite number"):
+        index.radius_neighbors(codes[:2], -1)
+    padded = DaskHammingIndex(n_bits=12).fit(codes & np.array([255, 240], np.uint8))
+    with pytest.raises(ValueError, match="non-zero padding bits"):
+        padded.kneighbors(codes[:2] | np.uint8(1), 3)
+    dist, idx = index.kneighbors(codes[:0], 4)
+    assert dist.shape == idx.shape == (0, 4)
+    # Queries as a dask array are gathered first.
+    dist, idx = index.kneighbors(da.from_array(codes[:7], chunks=3), 5)
+    rdist, ridx = _reference(codes).kneighbors(codes[:7], 5)
+    np.testing.assert_array_equal(idx, ridx)
+    np.testing.assert_array_equal(dist, rdist)
+    with pytest.raises(ValueError, match="NotFitted|not fitted"):
+        DaskHammingIndex().kneighbors(codes[:2], 1)
