@@ -1,0 +1,213 @@
+"""A skorch callback that checkpoints training each epoch and resumes a killed fit.
+
+The checkpoint holds everything the next epoch depends on, so a resumed run
+continues exactly where the killed one stopped: the weights of the module
+and criterion, the optimiser's state (Adam's moments and step counts), the
+history (epoch-dependent schedules read it), and the random number
+generators: torch's (weight noise, sampling inside losses, the data
+loader's shuffling order, which is drawn from torch's generator each epoch),
+CUDA's, numpy's and Python's. It is written with sklhash's safe container
+(no pickle) through a temporary file, ``fsync`` and a rename, so a kill
+during the write leaves the previous epoch's checkpoint intact.
+"""
+
+import os
+import random
+import warnings
+
+import numpy as np
+from skorch.callbacks import Callback
+
+from . import _container
+from ._codec import Decoder, Encoder
+
+__all__ = ["TrainingCheckpoint"]
+
+_KIND = "sklhash-checkpoint"
+_WHAT = "sklhash training checkpoint"
+_FILE = "checkpoint.safetensors"
+
+
+def _n_samples(X):
+    if isinstance(X, dict) and X:
+        X = next(iter(X.values()))
+    try:
+        return len(X)
+    except TypeError:
+        return None
+
+
+def _rng_state():
+    import torch
+
+    state = {
+        "torch": torch.get_rng_state(),
+        # numpy's legacy global generator: code that still draws from it
+        # (np.random.rand, np.random.shuffle) continues identically.
+        "numpy": np.random.get_state(),  # noqa: NPY002
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state):
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class TrainingCheckpoint(Callback):
+    """Checkpoint a deep hasher after every epoch; resume a killed ``fit``.
+
+    Pass it in a deep hasher's ``callbacks``. After each epoch it writes
+    ``checkpoint_dir/checkpoint.safetensors``; when ``fit`` starts and that
+    file exists, training continues from it and runs only the epochs left
+    of ``max_epochs``. With the same data, parameters and ``random_state``
+    the resumed run gives the same codes, byte for byte (on CPU), as a run
+    that was never interrupted.
+
+    Parameters
+    ----------
+    checkpoint_dir : str or os.PathLike
+        Folder of the checkpoint (created if missing). Use one folder per
+        training run: a checkpoint written for other data or another network
+        is refused.
+    resume : bool, default=True
+        Continue from an existing checkpoint. ``False`` starts afresh and
+        overwrites it.
+
+    Attributes
+    ----------
+    resumed_epochs_ : int
+        Epochs taken from the checkpoint in the last ``fit`` (0 when it
+        started afresh).
+    total_epochs_ : int
+        The net's ``max_epochs`` in the last ``fit``.
+    n_samples_ : int or None
+        Training samples of the last ``fit`` (a checkpoint is only resumed
+        with as many).
+
+    Notes
+    -----
+    The state of other callbacks (early stopping's patience counter, a
+    learning-rate scheduler's own counters) is not stored: a resumed run
+    that uses them restarts their counting.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from sklhash import SemanticKLHasher
+    >>> from sklhash.persistence import TrainingCheckpoint
+    >>> X = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+    >>> y = np.arange(64) % 4
+    >>> folder = tempfile.mkdtemp()
+    >>> hasher = SemanticKLHasher(bits=8, hidden_layer_sizes=(16,), max_epochs=2,
+    ...                           random_state=0,
+    ...                           callbacks=[TrainingCheckpoint(folder)]).fit(X, y)
+    >>> sorted(os.listdir(folder))
+    ['checkpoint.safetensors']
+    """
+
+    def __init__(self, checkpoint_dir, *, resume=True):
+        self.checkpoint_dir = checkpoint_dir
+        self.resume = resume
+
+    @property
+    def path(self):
+        """The checkpoint file."""
+        return os.path.join(os.fspath(self.checkpoint_dir), _FILE)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.total_epochs_ = net.max_epochs
+        self.n_samples_ = _n_samples(X)
+        self.resumed_epochs_ = 0
+        if self.resume and os.path.exists(self.path):
+            done = self._restore(net)
+            if done > self.total_epochs_:
+                raise ValueError(
+                    f"{self.path!r} holds {done} trained epochs, more than "
+                    f"max_epochs={self.total_epochs_}: raise max_epochs or use "
+                    "another checkpoint_dir."
+                )
+            self.resumed_epochs_ = done
+            # skorch's fit loop reads max_epochs after on_train_begin; it is
+            # put back in on_train_end.
+            net.max_epochs = self.total_epochs_ - done
+
+    def on_epoch_end(self, net, **kwargs):
+        os.makedirs(os.fspath(self.checkpoint_dir), exist_ok=True)
+        encoder = Encoder()
+        document = {
+            "epochs": len(net.history),
+            "max_epochs": self.total_epochs_,
+            "n_samples": self.n_samples_,
+            "module_class": type(net.module_).__qualname__,
+            "state": encoder.value(
+                {
+                    "module": dict(net.module_.state_dict()),
+                    "criterion": dict(net.criterion_.state_dict()),
+                    "optimizer": net.optimizer_.state_dict(),
+                    "history": list(net.history),
+                    "rng": _rng_state(),
+                },
+                "training checkpoint",
+            ),
+        }
+        _container.write(self.path, _KIND, document, encoder.arrays)
+
+    def on_train_end(self, net, **kwargs):
+        if hasattr(self, "total_epochs_"):
+            net.max_epochs = self.total_epochs_
+            if len(net.history) < self.total_epochs_ and not _stopped_early(net):
+                warnings.warn(
+                    f"training stopped after epoch {len(net.history)} of "
+                    f"{self.total_epochs_}; fit again with the same "
+                    f"checkpoint_dir ({os.fspath(self.checkpoint_dir)!r}) to resume.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+
+    def _restore(self, net):
+        path = self.path
+        document, arrays = _container.read(path, _KIND, what=_WHAT)
+        decoder = Decoder(arrays, path)
+
+        def refuse(why):
+            raise ValueError(
+                f"{path!r} was written for another training run ({why}); delete "
+                "it or pass another checkpoint_dir."
+            )
+
+        if document.get("module_class") != type(net.module_).__qualname__:
+            refuse(f"network {document.get('module_class')!r}")
+        if document.get("n_samples") != self.n_samples_:
+            refuse(
+                f"{document.get('n_samples')} training samples, not {self.n_samples_}"
+            )
+        state = decoder.value(document.get("state"), "training checkpoint")
+        try:
+            net.module_.load_state_dict(state["module"])
+            net.criterion_.load_state_dict(state["criterion"])
+            net.optimizer_.load_state_dict(state["optimizer"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            refuse(f"its weights do not fit this network: {exc}")
+        from skorch.history import History
+
+        net.history = History(state["history"])
+        _set_rng_state(state["rng"])
+        return len(net.history)
+
+
+def _stopped_early(net):
+    from skorch.callbacks import EarlyStopping
+
+    return any(
+        isinstance(cb, EarlyStopping) and cb.misses_ >= cb.patience
+        for _, cb in net.callbacks_
+    )

@@ -1,0 +1,112 @@
+"""A trained skorch net stored as weights, rebuilt by the estimator that owns it.
+
+Only the state dicts of the net's module and criterion are stored (as
+tensors, moved to the CPU first, so a file written on a GPU machine holds
+nothing CUDA-specific). Loading asks the estimator to build its untrained,
+initialised net from its parameters and fitted metadata, then loads the
+weights into it: no module object is ever unpickled. The net lands on the
+device it was trained on when that device exists here, else on the CPU (with
+a warning), and the estimator's ``device_`` says where it is.
+"""
+
+import warnings
+
+__all__ = ["decode_net", "encode_net"]
+
+
+def _state(encoder, module, where):
+    if module is None:
+        return None
+    return {
+        name: encoder.value(tensor, f"{where} state {name!r}")
+        for name, tensor in module.state_dict().items()
+    }
+
+
+def encode_net(encoder, net, where):
+    """The JSON form of a trained net (its weights go to ``encoder.arrays``)."""
+    module = getattr(net, "module_", None)
+    if module is None:
+        raise TypeError(f"{where} is not an initialised skorch net.")
+    return {
+        "module_class": type(module).__qualname__,
+        "module": _state(encoder, module, f"{where}.module_"),
+        "criterion": _state(
+            encoder, getattr(net, "criterion_", None), f"{where}.criterion_"
+        ),
+    }
+
+
+def _target_device(stored):
+    import torch
+
+    stored = str(stored or "cpu")
+    if stored.startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"the model was trained on {stored!r}, which this machine lacks; "
+            "it is loaded on the CPU.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return "cpu"
+    return stored
+
+
+def _initialised_net(est, device):
+    """The estimator's net, initialised and untrained, on ``device``."""
+    hook = getattr(est, "_initialize_net", None)
+    if hook is not None:
+        return hook(device=device)
+    # Until the deep base exposes its rebuild hook: the current base builds
+    # its module from the input shape (flat features here).
+    import torch
+
+    from ..hashers._skorch_net import HasherNet
+
+    module = est._build_module((est.n_features_in_,))
+    net = HasherNet(
+        module=module, criterion=torch.nn.Identity, device=device, hasher=est
+    )
+    return net.initialize()
+
+
+def _load_state(decoder, module, doc, where):
+    if module is None or doc is None:
+        if module is None and doc:
+            decoder.fail(f"{where}: the file holds weights for a part the net lacks.")
+        return
+    state = {
+        name: decoder.value(v, f"{where} state {name!r}") for name, v in doc.items()
+    }
+    try:
+        module.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        decoder.fail(
+            f"{where}: the stored weights do not fit the network the parameters "
+            f"describe ({exc})."
+        )
+
+
+def decode_net(decoder, est, doc, history, where):
+    """Rebuild ``est.net_`` (and ``history_``, ``device_``) from ``doc``."""
+    if not isinstance(doc, dict):
+        decoder.fail(f"{where}: corrupt net entry.")
+    from skorch.history import History
+
+    device = _target_device(getattr(est, "device_", None))
+    try:
+        net = _initialised_net(est, device)
+    except (TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        decoder.fail(f"{where}: the network could not be rebuilt ({exc}).")
+    _load_state(decoder, net.module_, doc.get("module"), f"{where}.module_")
+    _load_state(
+        decoder,
+        getattr(net, "criterion_", None),
+        doc.get("criterion"),
+        f"{where}.criterion_",
+    )
+    net.module_.eval()
+    net.history = History(history)
+    est.net_ = net
+    est.history_ = net.history
+    est.device_ = device

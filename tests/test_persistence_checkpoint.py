@@ -1,0 +1,179 @@
+"""sklhash.persistence.TrainingCheckpoint: a killed fit resumes and ends the same.
+
+The main test trains in a subprocess that SIGKILLs itself right after epoch
+2 of 4 (after the checkpoint of that epoch is on disk), resumes in this
+process, and compares the codes with a run that was never interrupted.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+torch = pytest.importorskip("torch")
+
+from skorch.callbacks import Callback  # noqa: E402
+
+from sklhash import SemanticKLHasher  # noqa: E402
+from sklhash.persistence import ModelFileError, TrainingCheckpoint, load, save  # noqa: E402
+
+PARAMS = dict(
+    bits=16, hidden_layer_sizes=(32,), batch_size=64, max_epochs=4, random_state=0
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X[:240] / 16).astype(np.float32), y[:240]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(digits):
+    X, y = digits
+    torch.set_num_threads(1)
+    return SemanticKLHasher(**PARAMS).fit(X, y).transform(X)
+
+
+class _CountEpochs(Callback):
+    def initialize(self):
+        self.epochs_run = 0
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epochs_run += 1
+
+
+_KILLED_RUN = """
+import os, signal, sys
+import numpy as np, torch
+from skorch.callbacks import Callback
+from sklearn.datasets import load_digits
+from sklhash import SemanticKLHasher
+from sklhash.persistence import TrainingCheckpoint
+
+class KillAfterEpoch(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+torch.set_num_threads(1)
+X, y = load_digits(return_X_y=True)
+X, y = (X[:240] / 16).astype(np.float32), y[:240]
+SemanticKLHasher(**{params}, callbacks=[TrainingCheckpoint(sys.argv[1]),
+                                        KillAfterEpoch()]).fit(X, y)
+print("not killed")
+"""
+
+
+def test_sigkilled_fit_resumes_to_identical_codes(digits, uninterrupted, tmp_path):
+    X, y = digits
+    folder = tmp_path / "ckpt"
+    res = subprocess.run(
+        [sys.executable, "-c", _KILLED_RUN.format(params=PARAMS), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    assert "not killed" not in res.stdout
+    assert os.listdir(folder) == ["checkpoint.safetensors"]  # no temporary left
+
+    checkpoint, counter = TrainingCheckpoint(folder), _CountEpochs()
+    resumed = SemanticKLHasher(**PARAMS, callbacks=[checkpoint, counter]).fit(X, y)
+    assert checkpoint.resumed_epochs_ == 2
+    assert counter.epochs_run == 2  # only the epochs that were left
+    assert len(resumed.history_) == 4
+    np.testing.assert_array_equal(resumed.transform(X), uninterrupted)
+
+
+def test_two_epochs_differ_from_four(digits, uninterrupted, tmp_path):
+    # The control for the test above: stopping early does change the codes,
+    # so equality there means the resumed epochs were the right ones.
+    X, y = digits
+    two = SemanticKLHasher(**{**PARAMS, "max_epochs": 2}).fit(X, y).transform(X)
+    assert (two != uninterrupted).any()
+
+
+def test_finished_checkpoint_reproduces_without_training(
+    digits, uninterrupted, tmp_path
+):
+    X, y = digits
+    SemanticKLHasher(**PARAMS, callbacks=[TrainingCheckpoint(tmp_path)]).fit(X, y)
+    counter = _CountEpochs()
+    again = SemanticKLHasher(
+        **PARAMS, callbacks=[TrainingCheckpoint(tmp_path), counter]
+    ).fit(X, y)
+    assert counter.epochs_run == 0
+    np.testing.assert_array_equal(again.transform(X), uninterrupted)
+
+
+def test_resume_false_starts_afresh(digits, tmp_path):
+    X, y = digits
+    params = {**PARAMS, "max_epochs": 1}
+    SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(X, y)
+    counter = _CountEpochs()
+    checkpoint = TrainingCheckpoint(tmp_path, resume=False)
+    SemanticKLHasher(**params, callbacks=[checkpoint, counter]).fit(X, y)
+    assert counter.epochs_run == 1 and checkpoint.resumed_epochs_ == 0
+
+
+def test_checkpoint_of_another_run_is_refused(digits, tmp_path):
+    X, y = digits
+    params = {**PARAMS, "max_epochs": 1}
+    SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(X, y)
+    with pytest.raises(
+        ValueError,
+        match=r"written for another training run "
+        r"\(240 training samples, not 200\)",
+    ):
+        SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(
+            X[:200], y[:200]
+        )
+    with pytest.raises(ValueError, match="another training run .*do not fit"):
+        SemanticKLHasher(
+            **{**params, "bits": 8}, callbacks=[TrainingCheckpoint(tmp_path)]
+        ).fit(X, y)
+    SemanticKLHasher(
+        **{**params, "max_epochs": 2}, callbacks=[TrainingCheckpoint(tmp_path)]
+    ).fit(X, y)
+    with pytest.raises(
+        ValueError, match="holds 2 trained epochs, more than max_epochs=1"
+    ):
+        SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(X, y)
+
+
+def test_damaged_checkpoint_is_refused_naming_it(digits, tmp_path):
+    X, y = digits
+    params = {**PARAMS, "max_epochs": 1}
+    SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(X, y)
+    path = tmp_path / "checkpoint.safetensors"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ModelFileError, match="checkpoint.safetensors") as info:
+        SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(X, y)
+    assert "truncated" in str(info.value)
+    with pytest.raises(ModelFileError, match="not a sklhash model file"):
+        load(path)
+
+
+def test_hasher_trained_with_a_checkpoint_saves_and_loads(digits, tmp_path):
+    from sklhash import DPSHHasher
+
+    X, y = digits
+    est = DPSHHasher(
+        bits=8,
+        hidden_layer_sizes=(16,),
+        max_epochs=1,
+        random_state=0,
+        callbacks=[TrainingCheckpoint(tmp_path / "c")],
+    ).fit(X, y)
+    save(est, tmp_path / "m")
+    loaded = load(tmp_path / "m")
+    assert isinstance(loaded.callbacks[0], TrainingCheckpoint)
+    assert loaded.callbacks[0].checkpoint_dir == tmp_path / "c"
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
