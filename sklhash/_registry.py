@@ -48,6 +48,7 @@ def _toy_hierarchy():
 
 
 _DEEP_TEST = {"hidden_layer_sizes": (16,), "max_epochs": 1, "random_state": 0}
+_TORCH = ("torch",)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ class HasherSpec:
     expected_failed_checks : dict
         ``{check name: reason}`` of scikit-learn checks the class is known
         to fail.
+    requires : tuple of str
+        Libraries ``fit`` needs beyond sklhash's requirements (torch is left
+        to the user); the command line and the benchmark check them before
+        any work starts.
     """
 
     name: str
@@ -90,6 +95,7 @@ class HasherSpec:
     benchmark_params: dict = field(default_factory=dict)
     test_params: tuple = ({},)
     expected_failed_checks: dict = field(default_factory=dict)
+    requires: tuple = ()
 
     def load(self):
         """Import and return the class."""
@@ -126,6 +132,7 @@ HASHERS = (
             {"max_epochs": 2, "random_state": 0},
             {"bits": 5, "projection": "pca", "max_epochs": 2, "random_state": 0},
         ),
+        requires=_TORCH,
     ),
     HasherSpec(
         "NSHasher", "sklhash.hashers.nsh", "unsupervised", "nsh",
@@ -135,11 +142,13 @@ HASHERS = (
             {"bits": 5, "latent_dim": 8, "batch_size": 16, "code_source": "head",
              **_DEEP_TEST},
         ),
+        requires=_TORCH,
     ),
     HasherSpec(
         "CIBHasher", "sklhash.hashers.cibhash", "unsupervised", "cibhash",
         "CIBHash",
         test_params=({"bits": 5, "batch_size": 16, **_DEEP_TEST},),
+        requires=_TORCH,
     ),
     HasherSpec(
         "DPSHHasher", _SUPERVISED, "supervised", "dpsh", "DPSH",
@@ -147,10 +156,12 @@ HASHERS = (
             {"bits": 5, **_DEEP_TEST},
             {"bits": 5, "backbone": "cnn", **_DEEP_TEST},
         ),
+        requires=_TORCH,
     ),
     HasherSpec(
         "HashNetHasher", _SUPERVISED, "supervised", "hashnet", "HashNet",
         test_params=({"bits": 5, **_DEEP_TEST},),
+        requires=_TORCH,
     ),
     HasherSpec(
         "CSQHasher", _SUPERVISED, "supervised", "csq", "CSQ",
@@ -158,6 +169,7 @@ HASHERS = (
             {"bits": 5, **_DEEP_TEST},
             {"bits": 5, "quantization": "householder", **_DEEP_TEST},
         ),
+        requires=_TORCH,
     ),
     HasherSpec(
         "SemanticKLHasher", "sklhash.hashers.semantic_kl", "supervised",
@@ -167,6 +179,7 @@ HASHERS = (
             {"bits": 5, "hierarchy": Build(_toy_hierarchy), **_DEEP_TEST},
             {"bits": 5, "quantization": "householder", **_DEEP_TEST},
         ),
+        requires=_TORCH,
     ),
 )
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._registry import HASHERS, by_method
+from .utils._optional import available, require
 from .utils._threads import limit_threads, resolve_threads
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "load_benchmark_data",
     "make_method",
     "markdown_table",
+    "plotting_available",
     "run_benchmark",
     "summarize",
     "write_report",
@@ -65,7 +67,27 @@ METHODS = {spec.method: spec.description for spec in HASHERS}
 
 @dataclass
 class BenchmarkData:
-    """A retrieval split: train (= database unless given) and queries."""
+    """A retrieval split: train (= database unless given) and queries.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name, shown in reports and figure titles.
+    X_train, y_train : ndarray
+        Training features and labels.
+    X_query, y_query : ndarray
+        Query features and labels.
+    X_db, y_db : ndarray or None, default=None
+        Database features and labels; None uses the training split.
+    hierarchy : LabelHierarchy or None, default=None
+        Class hierarchy for mAHP@250 and hierarchy-aware hashers.
+    image_shape : tuple of int or None, default=None
+        ``(channels, height, width)`` of the flattened rows, if images.
+    description : str, default=""
+        One sentence heading the markdown report.
+    extra : dict, default={}
+        Run settings and versions stored in the JSON report.
+    """
 
     name: str
     X_train: np.ndarray
@@ -116,6 +138,7 @@ def load_benchmark_data(
     Returns
     -------
     BenchmarkData
+        The split, with the hierarchy of the dataset where one is shipped.
     """
     from . import datasets
 
@@ -362,7 +385,7 @@ def _run_record(est):
 
 
 def environment(device="cpu", threads=None):
-    """Versions and machine of a run, as recorded in ``results.json``.
+    """Describe the versions and machine of a run, for ``results.json``.
 
     Parameters
     ----------
@@ -477,7 +500,9 @@ def run_benchmark(
     """
     for method in methods:
         if isinstance(method, str):
-            by_method(method)  # fail before any work on an unknown name
+            # Fail before any work: an unknown name, a missing library.
+            for module in by_method(method).requires:
+                require(module, f"benchmark method {method!r}")
     results = []
     for method in methods:
         if isinstance(method, str):
@@ -663,8 +688,12 @@ def checkpointing_progress(results, out_dir, data, name=None):
     results : list
         Collects the rows; pass the same list to the final
         :func:`write_report`.
-    out_dir, data, name
-        As in :func:`write_report`.
+    out_dir : str
+        Folder of the report, as in :func:`write_report`.
+    data : BenchmarkData
+        The split, as in :func:`write_report`.
+    name : str or None, default=None
+        Stem of the report's files, as in :func:`write_report`.
 
     Returns
     -------
@@ -681,10 +710,14 @@ def checkpointing_progress(results, out_dir, data, name=None):
 
 
 def plotting_available():
-    """Whether matplotlib can be imported (the PR-curve figure needs it)."""
-    import importlib.util
+    """Tell whether matplotlib can be imported (the PR-curve figure needs it).
 
-    return importlib.util.find_spec("matplotlib") is not None
+    Returns
+    -------
+    bool
+        True when ``import matplotlib`` would succeed.
+    """
+    return available("matplotlib")
 
 
 def _report_names(name):
@@ -798,13 +831,12 @@ def write_report(results, out_dir, data, *, plot=True, name=None, extra=None):
     tmp = tempfile.mkdtemp(dir=parent, prefix="." + os.path.basename(out_dir) + ".")
     try:
         written = [json_name, md_name]
-        with open(os.path.join(tmp, json_name), "w") as fh:
-            json.dump(payload, fh, indent=1)
-        with open(os.path.join(tmp, md_name), "w") as fh:
-            fh.write(md)
+        _write_synced(os.path.join(tmp, json_name),
+                      lambda fh: fh.write(json.dumps(payload, indent=1).encode()))
+        _write_synced(os.path.join(tmp, md_name), lambda fh: fh.write(md.encode()))
         if plot:
-            with open(os.path.join(tmp, png_name), "wb") as fh:
-                _plot_pr(results, fh, title=data.name)
+            _write_synced(os.path.join(tmp, png_name),
+                          lambda fh: _plot_pr(results, fh, title=data.name))
             written.append(png_name)
         os.chmod(tmp, 0o777 & ~_umask())
         for entry in written:
@@ -823,6 +855,15 @@ def write_report(results, out_dir, data, *, plot=True, name=None, extra=None):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [os.path.join(out_dir, entry) for entry in written]
+
+
+def _write_synced(path, write):
+    # On disk before the set is renamed into place: a crash after the
+    # rename never finds empty files.
+    with open(path, "wb") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _umask():

@@ -128,10 +128,19 @@ def _check_device(device):
 
 
 def _check_method(name):
-    from .benchmark import METHODS
+    """A known method whose libraries are installed, before any work."""
+    from ._registry import HASHERS
+    from .utils._optional import INSTALL, available
 
-    if name not in METHODS:
-        raise CLIError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+    specs = {spec.method: spec for spec in HASHERS}
+    if name not in specs:
+        raise CLIError(f"unknown method {name!r}; choose from {', '.join(specs)}")
+    for module in specs[name].requires:
+        if not available(module):
+            raise CLIError(
+                f"method {name!r} needs {module}, which is not installed: "
+                f"{INSTALL.get(module, 'pip install ' + module)}"
+            )
 
 
 def _probe_writable(folder, what):
@@ -325,15 +334,17 @@ def _load_hierarchy(value):
 
 # --------------------------------------------------------------- model files
 def _persistence():
-    """``(save, load)`` of sklhash's model format, or None before it exists."""
+    """``(save, load)`` of sklhash's model format (:mod:`sklhash.persistence`).
+
+    None where that package is absent (a tree from before it), in which
+    case ``fit`` falls back to joblib and reading one needs --allow-pickle.
+    """
     try:
-        from . import _persistence
-    except ImportError:
-        return None
-    save = getattr(_persistence, "save", None)
-    load = getattr(_persistence, "load", None)
-    if save is None or load is None:
-        return None
+        from .persistence import load, save
+    except ImportError as exc:
+        if exc.name and exc.name.startswith("sklhash.persistence"):
+            return None
+        raise
     return save, load
 
 
@@ -590,7 +601,9 @@ def _cmd_fit(args):
             raise CLIError(f"cannot fit {args.method!r}: {exc}") from None
     fmt = _save_model(model, args.out)
     epochs = getattr(hasher, "history_", None)
-    trained = f", {len(epochs)} epochs" if epochs is not None else ""
+    trained = ""
+    if epochs is not None:
+        trained = f", {len(epochs)} epoch" + ("s" if len(epochs) != 1 else "")
     print(
         f"fitted {type(hasher).__name__}(bits={args.bits}) on {len(X)} {name} "
         f"items in {seconds:.1f}s{trained}; saved to {args.out} ({fmt} format)"

@@ -296,6 +296,24 @@ def test_cuda_without_cuda(digits_files, tmp_path, capsys):
     assert "CUDA is not available" in _one_error_line(capsys)
 
 
+def test_without_torch(digits_files, tmp_path, capsys, monkeypatch):
+    """torch is left to the user: without it the classic methods work and a
+    deep one is refused before any work, naming the install command."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails
+    X, y = str(digits_files / "X.npy"), str(digits_files / "y.npy")
+    argv = ["fit", "--method", "dpsh", "--X", X, "--y", y,
+            "--out", str(tmp_path / "m")]
+    assert main(argv) == 2
+    err = _one_error_line(capsys)
+    assert "method 'dpsh' needs torch" in err and "pip install torch" in err
+    assert main(["benchmark", "--methods", "lsh", "dpsh", "--out",
+                 str(tmp_path / "r")]) == 2
+    assert "needs torch" in _one_error_line(capsys)
+    assert main(["fit", "--method", "itq", "--X", X, "--threads", "1",
+                 "--out", str(tmp_path / "m")]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["m"]
+
+
 def test_bad_files(tmp_path, capsys):
     bad = tmp_path / "bad.npy"
     bad.write_bytes(b"not numpy")
@@ -349,6 +367,21 @@ def test_pickle_needs_explicit_flag(digits_files, tmp_path, capsys):
     assert "does not hold a hasher" in err
 
 
+def test_model_file_loads_without_pickle(digits_files, tmp_path, capsys):
+    """fit writes sklhash's own format, which encode reads with no flag."""
+    pytest.importorskip("sklhash.persistence")
+    model = tmp_path / "model"
+    X = str(digits_files / "X.npy")
+    argv = ["fit", "--method", "itq", "--bits", "16", "--X", X,
+            "--preprocess", "minmax", "--out", str(model)]
+    assert main(argv) == 0
+    assert "(sklhash format)" in capsys.readouterr().out
+    assert model.read_bytes()[:1] != b"\x80"
+    assert main(["encode", str(model), X, "--out", str(tmp_path / "c.npy")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert np.load(tmp_path / "c.npy").shape == (300, 2)
+
+
 def test_param_values_are_literals_never_code(digits_files, tmp_path, capsys):
     marker = tmp_path / "marker"
     payload = f"n_iter=__import__('os').system('touch {marker}')"
@@ -379,18 +412,31 @@ def test_param_parsing_round_trips(value):
 def test_write_failure_one_line_nothing_left(digits_files, tmp_path, capsys,
                                              monkeypatch):
     """A full disk while writing the output: one line, no partial file."""
-    import joblib
 
-    def full(*args, **kwargs):
+    def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(joblib, "dump", full)
-    out = tmp_path / "model"
-    argv = ["fit", "--method", "lsh", "--X", str(digits_files / "X.npy"),
-            "--out", str(out)]
+    # Every output is synced before it is renamed into place; the disk
+    # fills up at that point.
+    monkeypatch.setattr(os, "fsync", full)
+    X = str(digits_files / "X.npy")
+    for argv in (
+        ["fit", "--method", "lsh", "--X", X, "--out", str(tmp_path / "model")],
+        ["benchmark", "--methods", "lsh", "--bits", "8", "--no-plot",
+         "--out", str(tmp_path / "report")],
+    ):
+        assert main(argv) == 2
+        assert "no space left" in _one_error_line(capsys)
+        assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    model = tmp_path / "model"
+    assert main(["fit", "--method", "lsh", "--X", X, "--out", str(model)]) == 0
+    monkeypatch.setattr(os, "fsync", full)
+    argv = ["encode", str(model), X, "--out", str(tmp_path / "c.npy"),
+            "--allow-pickle"]
     assert main(argv) == 2
-    assert "no space left" in _one_error_line(capsys)
-    assert os.listdir(tmp_path) == []
+    assert "no space left" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["model"]
 
 
 def test_help_on_every_option(capsys):

@@ -59,6 +59,9 @@ def test_registry_row_matches_class(spec):
     required = cls(**spec.test_params[0]).__sklearn_tags__().target_tags.required
     assert required == (spec.supervision == "supervised"), spec.name
     assert spec in [s for s in HASHERS if s.name in dict(all_hashers(spec.supervision))]
+    # torch-trained classes (a device parameter) declare that they need it.
+    needs_torch = "device" in cls(**spec.test_params[0]).get_params()
+    assert ("torch" in spec.requires) == needs_torch, spec.name
     # Each test parameter set names real parameters of the class.
     for params in spec.test_params:
         assert set(params) <= set(cls(**spec.test_params[0]).get_params())

@@ -71,7 +71,7 @@ def limit_threads(threads=None, *, torch=None):
     from threadpoolctl import threadpool_limits
 
     n = resolve_threads(threads)
-    use_torch = ("torch" in sys.modules) if torch is None else torch
+    use_torch = (sys.modules.get("torch") is not None) if torch is None else torch
     previous = None
     if use_torch:
         import torch as _torch

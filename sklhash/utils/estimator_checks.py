@@ -95,7 +95,15 @@ def check_hasher_codes(name, estimator):
 
 
 def check_hasher_deterministic(name, estimator):
-    """A fitted hasher encodes the same input to the same codes every time."""
+    """A fitted hasher encodes the same input to the same codes every time.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, for messages.
+    estimator : estimator instance
+        The hasher to check (cloned, never modified).
+    """
     X, y = _data()
     est = _fit(estimator, X, y)
     np.testing.assert_array_equal(
@@ -110,7 +118,15 @@ def check_hasher_deterministic(name, estimator):
 
 
 def check_hasher_same_random_state(name, estimator):
-    """Two fits with the same ``random_state`` give identical codes."""
+    """Two fits with the same ``random_state`` give identical codes.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, for messages.
+    estimator : estimator instance
+        The hasher to check (cloned, never modified).
+    """
     X, y = _data()
     params = estimator.get_params()
     if "random_state" in params and params["random_state"] is None:
@@ -121,7 +137,15 @@ def check_hasher_same_random_state(name, estimator):
 
 
 def check_hasher_pickle(name, estimator):
-    """A pickled and unpickled hasher gives identical codes."""
+    """A pickled and unpickled hasher gives identical codes.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, for messages.
+    estimator : estimator instance
+        The hasher to check (cloned, never modified).
+    """
     X, y = _data()
     est = _fit(estimator, X, y)
     restored = pickle.loads(pickle.dumps(est))
@@ -131,7 +155,15 @@ def check_hasher_pickle(name, estimator):
 
 
 def check_hasher_feature_names(name, estimator):
-    """``get_feature_names_out`` names one output column per code byte."""
+    """``get_feature_names_out`` names one output column per code byte.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, for messages.
+    estimator : estimator instance
+        The hasher to check (cloned, never modified).
+    """
     X, y = _data()
     est = _fit(estimator, X, y)
     width = est.transform(X[:1]).shape[1]
@@ -155,7 +187,15 @@ def _raises_value_error(function, match, name, what):
 
 
 def check_hasher_bad_bits(name, estimator):
-    """``bits`` that is not a positive integer is refused, naming ``bits``."""
+    """``bits`` that is not a positive integer is refused, naming ``bits``.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, for messages.
+    estimator : estimator instance
+        The hasher to check (cloned, never modified).
+    """
     X, y = _data()
     for bits in (0, -3, 2.5, "8"):
         est = clone(estimator).set_params(bits=bits)
@@ -165,7 +205,15 @@ def check_hasher_bad_bits(name, estimator):
 
 
 def check_hasher_bad_input(name, estimator):
-    """NaN, infinity, 1-d input and a wrong feature count are refused."""
+    """NaN, infinity, 1-d input and a wrong feature count are refused.
+
+    Parameters
+    ----------
+    name : str
+        Name of the estimator, for messages.
+    estimator : estimator instance
+        The hasher to check (cloned, never modified).
+    """
     X, y = _data()
     X_nan = X.copy()
     X_nan[3, 2] = np.nan
