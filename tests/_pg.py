@@ -51,8 +51,9 @@ def find_bindir():
 class Cluster:
     """A running throwaway server; ``dsn`` connects as the superuser."""
 
-    def __init__(self, bindir, root, run_as):
+    def __init__(self, bindir, root, run_as, options=()):
         self.bindir = bindir
+        self.options = list(options)
         self.root = Path(root)
         self.data = self.root / "data"
         self.socket_dir = self.root / "sock"
@@ -93,6 +94,7 @@ class Cluster:
                 # Throwaway data: no durability, small memory footprint.
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
                 "-c shared_buffers=32MB -c max_connections=100",
+                *self.options,
             ]
         )
         self._run(
@@ -125,7 +127,7 @@ class Cluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_cluster(bindir=None, prefix="sklhash-pg-"):
+def start_cluster(bindir=None, prefix="sklhash-pg-", options=()):
     """initdb and start a server in a new temporary directory.
 
     Parameters
@@ -134,6 +136,8 @@ def start_cluster(bindir=None, prefix="sklhash-pg-"):
         Folder of the server binaries; ``None`` means :func:`find_bindir`.
     prefix : str, default="sklhash-pg-"
         Prefix of the temporary directory.
+    options : sequence of str, default=()
+        Extra server options (``"-c name=value"``), after the defaults.
 
     Returns
     -------
@@ -158,7 +162,7 @@ def start_cluster(bindir=None, prefix="sklhash-pg-"):
         run_as = "postgres"
         os.chmod(root, 0o755)
         os.chown(root, user.pw_uid, user.pw_gid)
-    cluster = Cluster(bindir, root, run_as)
+    cluster = Cluster(bindir, root, run_as, options)
     os.makedirs(cluster.socket_dir)
     if run_as is not None:
         os.chown(cluster.socket_dir, user.pw_uid, user.pw_gid)

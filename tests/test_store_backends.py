@@ -181,6 +181,9 @@ def test_ids_metadata_remove_and_fit(make_index, backend, rng):
     with pytest.raises(ValueError, match="Expected n_neighbors <= the number"):
         index.kneighbors(codes[:1], n_neighbors=16)
 
+    snap_ids, snap_codes = index.export()
+    assert np.array_equal(snap_ids, np.sort(all_ids[keep]))
+    assert np.array_equal(snap_codes, codes[keep][np.argsort(all_ids[keep])])
     index.fit(codes[:5], metadata=[{"i": i} for i in range(5)])  # replaces all
     assert len(index) == 5
     assert index.get([4])[1] == [{"i": 4}]
@@ -442,6 +445,13 @@ def test_open_index_picks_the_backend(pg_dsn, tmp_path, rng):
             assert index.n_bits_ == 64 and len(index) == 12
             assert np.array_equal(index.kneighbors(codes[:1], 1)[1], [[0]])
             index.drop()
+    missing = tmp_path / "missing.duckdb"
+    with pytest.raises(ValueError, match="DuckDB file .* does not exist"):
+        open_index(str(missing), create=False)
+    assert not missing.exists()
+    for uri in (pg_dsn, str(tmp_path / "a.duckdb")):
+        with pytest.raises(ValueError, match="table 'nope' does not exist"):
+            open_index(uri, table="nope", create=False)
     for bad in ("mysql://u:pw@h/db", "codes.npy", "sqlite:///x.db", ""):
         with pytest.raises(ValueError, match="unknown index location|non-empty") as e:
             open_index(bad)

@@ -318,6 +318,17 @@ class DuckDBHammingIndex(BaseCodeStore):
             for j, r in enumerate(rows)
         }
 
+    def _export(self):
+        m = n_words(self.n_bits_)
+        cols = ", ".join(f"w{j}" for j in range(m))
+        with self._lock:
+            data = self._conn.execute(
+                f"SELECT id, {cols} FROM {self._ident} ORDER BY id"
+            ).fetchnumpy()
+        words = np.stack([np.asarray(data[f"w{j}"]) for j in range(m)], axis=1)
+        ids = np.asarray(data["id"], dtype=np.int64)
+        return ids, words_to_codes(words.reshape(len(ids), m), self.n_bits_)
+
     def _count(self):
         with self._lock:
             return self._run(f"SELECT count(*) FROM {self._ident}")[0][0]

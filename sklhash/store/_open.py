@@ -8,7 +8,7 @@ from ._postgres import PostgresHammingIndex, mask_dsn
 _DUCKDB_SUFFIXES = (".duckdb", ".ddb")
 
 
-def open_index(uri, *, table="sklhash_codes", n_bits=None):
+def open_index(uri, *, table="sklhash_codes", n_bits=None, create=True):
     """Open a database index from a location string.
 
     Parameters
@@ -22,6 +22,9 @@ def open_index(uri, *, table="sklhash_codes", n_bits=None):
         Table name.
     n_bits : int, default=None
         Code length (``None``: the table's, or taken from the first codes).
+    create : bool, default=True
+        Whether a missing DuckDB file or table may be created (on the first
+        ``add``). ``False`` (for searching) makes either a ``ValueError``.
 
     Returns
     -------
@@ -45,11 +48,21 @@ def open_index(uri, *, table="sklhash_codes", n_bits=None):
         raise ValueError(f"uri must be a non-empty string, got uri={uri!r}.")
     lower = uri.lower()
     if lower.startswith(("postgresql://", "postgres://")):
-        return PostgresHammingIndex(uri, table, n_bits=n_bits)
-    if lower.startswith("duckdb:"):
-        return DuckDBHammingIndex(uri[len("duckdb:") :], table, n_bits=n_bits)
-    if "://" not in uri and lower.endswith(_DUCKDB_SUFFIXES):
-        return DuckDBHammingIndex(uri, table, n_bits=n_bits)
+        index = PostgresHammingIndex(uri, table, n_bits=n_bits)
+    elif lower.startswith("duckdb:") or (
+        "://" not in uri and lower.endswith(_DUCKDB_SUFFIXES)
+    ):
+        path = uri[len("duckdb:") :] if lower.startswith("duckdb:") else uri
+        if not create and path != ":memory:" and not os.path.isfile(path):
+            raise ValueError(f"DuckDB file {path!r} does not exist.")
+        index = DuckDBHammingIndex(path, table, n_bits=n_bits)
+    else:
+        index = None
+    if index is not None:
+        if not create and not hasattr(index, "n_bits_"):
+            index.close()
+            raise ValueError(f"table {table!r} does not exist in {mask_dsn(uri)!r}.")
+        return index
     scheme = uri.split("://", 1)[0] if "://" in uri else None
     what = f"scheme {scheme!r}" if scheme else "location"
     raise ValueError(

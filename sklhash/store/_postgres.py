@@ -340,6 +340,13 @@ class PostgresHammingIndex(BaseCodeStore):
         codes = bitstrings_to_codes([r[1] for r in rows], self.n_bits_)
         return {r[0]: (codes[j], r[2]) for j, r in enumerate(rows)}
 
+    def _export(self):
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute(self._q("SELECT id, code::text FROM {t} ORDER BY id"))
+            rows = cur.fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, bitstrings_to_codes([r[1] for r in rows], self.n_bits_)
+
     def _count(self):
         with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute(self._q("SELECT count(*) FROM {t}"))
