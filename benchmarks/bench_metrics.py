@@ -7,7 +7,13 @@ one thread, reports peak memory (tracemalloc, numpy allocations), and times a
 transcription of DeepHash-pytorch's ``CalcTopMap`` on a subset of queries for
 comparison (it is a python loop with a full argsort per query).
 
+Also measures the fixed cost of argument checking: each metric validates its
+arguments with scikit-learn's ``validate_params``; the same calls inside
+``sklearn.config_context(skip_parameter_validation=True)`` skip it, and the
+difference is the validation's cost per call.
+
 Run:  OMP_NUM_THREADS=1 python benchmarks/bench_metrics.py [--queries N]
+      OMP_NUM_THREADS=1 python benchmarks/bench_metrics.py --overhead-only
 """
 
 import argparse
@@ -85,8 +91,37 @@ def timed(label, func, repeat=1):
     return value, min(cpus)
 
 
+def validation_overhead(repeats=15):
+    """Per-call cost of validate_params on metric calls of several sizes."""
+    import timeit
+
+    from sklearn import config_context
+
+    print("\n| call | with validation | validation skipped | cost of validation |"
+          "\n|---|---|---|---|")
+    for n_q, n_db in ((1, 100), (10, 1000), (100, 10_000)):
+        q, d, yq, yd = make_codes(n_q, n_db, 64, 10, flip=0.3)
+        n = max(5, 200_000 // (n_db + 100 * n_q))
+
+        def call(q=q, d=d, yq=yq, yd=yd):
+            return mean_average_precision(q, d, yq, yd, k=50)
+
+        # Interleaved, best of many: on a loaded machine the two settings must
+        # see the same neighbours' load.
+        on = off = np.inf
+        for _ in range(repeats):
+            on = min(on, timeit.timeit(call, number=n) / n)
+            with config_context(skip_parameter_validation=True):
+                off = min(off, timeit.timeit(call, number=n) / n)
+        print(f"| mAP@50, {n_q} queries x {n_db} codes | {on * 1e3:.3f} ms | "
+              f"{off * 1e3:.3f} ms | {(on - off) * 1e3:+.3f} ms "
+              f"({100 * (on - off) / off:+.0f} %) |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--overhead-only", action="store_true",
+                        help="only measure the cost of argument validation")
     parser.add_argument("--queries", type=int, default=10_000)
     parser.add_argument("--db", type=int, default=60_000)
     parser.add_argument("--bits", type=int, default=64)
@@ -94,6 +129,11 @@ def main():
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--float-queries", type=int, default=1000)
     args = parser.parse_args()
+    if args.overhead_only:
+        print(f"numpy {np.__version__}, {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.1f} at start, one thread")
+        validation_overhead()
+        return
 
     n_classes = 10
     q, d, yq, yd = make_codes(args.queries, args.db, args.bits, n_classes, flip=0.3)
@@ -145,6 +185,7 @@ def main():
           f"{seconds / nq * args.queries:.1f} s extrapolated to {args.queries} queries;"
           f" sklhash normalize='retrieved', ties='index' on the same queries: "
           f"{ours:.4f} (differs only by CalcTopMap's unstable argsort)")
+    validation_overhead()
 
 
 if __name__ == "__main__":
