@@ -198,10 +198,17 @@ def _interruptible():
     training had finished; the flag set here lets the command notice and
     exit 130 without writing a half-trained model.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     interrupted = []
+
+    def check():
+        # Called between units of work (each benchmark run), so a swallowed
+        # Ctrl-C stops the run at the next boundary instead of at the end.
+        if interrupted:
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield check
+        return
 
     def handler(signum, frame):
         interrupted.append(signum)
@@ -209,11 +216,10 @@ def _interruptible():
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
-        yield
+        yield check
     finally:
         signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        raise KeyboardInterrupt
+    check()
 
 
 def _check_optional_dependencies(args):
@@ -446,8 +452,11 @@ def _cmd_benchmark(args):
     )
     done = [0]
     start = time.perf_counter()
+    checks = []
 
     def progress(row):
+        for check in checks:
+            check()
         done[0] += 1
         elapsed = time.perf_counter() - start
         bar = "#" * (20 * done[0] // total)
@@ -456,7 +465,8 @@ def _cmd_benchmark(args):
             flush=True,
         )
 
-    with _interruptible():
+    with _interruptible() as check:
+        checks.append(check)
         try:
             results = benchmark.run_benchmark(
                 data,

@@ -497,3 +497,28 @@ def test_ctrl_c_during_fit_exits_130_writes_nothing(digits_files, tmp_path):
     assert "interrupted" in err and "Traceback" not in err
     assert not out.exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_during_benchmark_keeps_old_report(tmp_path, capsys):
+    """SIGINT while the second method trains: exit 130, old set untouched."""
+    out = tmp_path / "report"
+    assert main(["benchmark", "--methods", "lsh", "--bits", "8", "--no-plot",
+                 "--out", str(out)]) == 0
+    before = {p: (out / p).read_bytes() for p in os.listdir(out)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sklhash", "benchmark", "--methods", "itq", "dpsh",
+         "--bits", "8", "--epochs", "500", "--max-train", "300", "--threads", "1",
+         "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    for line in proc.stdout:
+        if "1/2" in line:  # itq is done, dpsh is training
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert {p: (out / p).read_bytes() for p in os.listdir(out)} == before
+    assert sorted(os.listdir(tmp_path)) == ["report"]
