@@ -22,6 +22,8 @@ _LAZY = {
     "HashingNearestNeighbors": "sklhash.neighbors",
     "LabelHierarchy": "sklhash.similarity",
     "EmbeddingSimilarity": "sklhash.similarity",
+    "save": "sklhash.persistence",
+    "load": "sklhash.persistence",
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
