@@ -2,12 +2,12 @@
 Debian files (package dataset-fashion-mnist, installed in CI)."""
 
 import gzip
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _fileprobes import fifo
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -323,9 +323,9 @@ def test_not_a_regular_file(tmp_path, kind):
         with pytest.raises(ValueError, match=f"{target} is not a regular file"):
             read_idx(target)
     else:
-        os.mkfifo(target)  # reading it would block forever
-        with pytest.raises(ValueError, match=f"{target} is not a regular file"):
-            read_idx(target)
+        with fifo(target):  # reading it would block forever
+            with pytest.raises(ValueError, match=f"{target} is not a regular file"):
+                read_idx(target)
 
 
 def test_bad_subset():

@@ -217,6 +217,16 @@ class _Root:
             f"reads only files inside {self.what}"
         )
 
+    def check_link(self, path, where=""):
+        """Refuse ``path`` when it is a symbolic link to a place outside the root.
+
+        For a walker that never follows folder links, so that ``path`` itself
+        is the only link to resolve.
+        """
+        if os.path.islink(path) and not self._inside(os.path.realpath(path)):
+            raise self._refuse(path, where, "is a symbolic link to a file")
+        return path
+
     def resolve(self, relative, where="", *, check_links=True):
         """The path of ``relative`` below the root, refused if it escapes.
 

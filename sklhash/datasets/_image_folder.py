@@ -2,13 +2,14 @@
 
 import os
 import re
+import warnings
 from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from ._base import _finish
+from ._base import _check_regular_file, _finish, _Root
 
 __all__ = ["LazyImageArray", "load_image_folder"]
 
@@ -27,6 +28,17 @@ IMAGE_EXTENSIONS = (
     ".webp",
 )
 
+# The formats Pillow may decode, whatever a file's extension says. Pillow
+# identifies files by content, and some of its plugins hand the file to
+# other programs (EPS to Ghostscript) or parse rarely-audited formats: an EPS
+# file named ``.jpg`` must not reach them.
+SAFE_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF", "PPM")
+
+# Images larger than this (Pillow's own default warning threshold, about a
+# 9459 x 9459 square, 0.25 GiB as RGB) are refused before they are decoded: a
+# small compressed file can announce a huge canvas (a decompression bomb).
+MAX_IMAGE_PIXELS = 89_478_485
+
 _WNID = re.compile(r"n\d{8}")
 
 DESCR = """\
@@ -37,7 +49,17 @@ Images stored as ``<root>/<class>/<image>`` (the ImageNet / torchvision
 ``ImageFolder`` layout). Classes are the sub-folders in sorted order, so the
 integer label of a class is its rank among the folder names; for ImageNet-1k
 (folders named by WordNet ids) this is the standard 0..999 order. Images are
-decoded with Pillow, converted to RGB and resized.
+decoded with Pillow (JPEG, PNG, BMP, GIF, WebP, TIFF, PPM/PGM only),
+converted to RGB and resized.
+
+``images`` is uint8 (n, 3, height, width): channels first, (n, C, H, W), the
+layout of every sklhash image loader and of PyTorch. ``data`` is
+``images.reshape(n, -1) / 255`` as float32, the flat rows the ``"cnn"``
+backbone reshapes back to (3, height, width).
+
+Only files inside the root are read: folder links are not followed (a loop
+would count images many times under the wrong class) and a file link must
+point inside the root.
 """
 
 
@@ -68,27 +90,50 @@ def _check_size(image_size):
 
 
 def _decode(filename, image_size, center_crop):
-    """One image as uint8 (height, width, 3)."""
+    """One image as uint8 (3, height, width), channels first."""
     Image = _pil()
     try:
-        with Image.open(filename) as img:
-            img = img.convert("RGB")  # forces the full decode
-            if image_size is not None:
-                height, width = image_size
-                if center_crop:
-                    # Largest centred box with the target aspect ratio.
-                    w, h = img.size
-                    scale = min(w / width, h / height)
-                    cw, ch = width * scale, height * scale
-                    left, top = (w - cw) / 2, (h - ch) / 2
-                    img = img.crop(
-                        (round(left), round(top), round(left + cw), round(top + ch))
-                    )
-                img = img.resize((width, height), Image.Resampling.BILINEAR)
-            return np.asarray(img, dtype=np.uint8)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        # UnidentifiedImageError and truncated files are OSErrors.
+        _check_regular_file(filename, "image")  # a FIFO would block forever
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = _decode_safely(Image, filename, image_size, center_crop)
+    except ValueError as exc:
+        if str(exc).startswith(f"Cannot decode image {filename}"):
+            raise
         raise ValueError(f"Cannot decode image {filename}: {exc}") from exc
+    except Exception as exc:
+        # A decoder of untrusted bytes can fail in many ways (OSError for
+        # unidentified or truncated files, SyntaxError, struct.error,
+        # EOFError, the decompression-bomb warning turned error): each one
+        # means this file cannot be used.
+        raise ValueError(f"Cannot decode image {filename}: {exc}") from exc
+    return np.ascontiguousarray(img.transpose(2, 0, 1))
+
+
+def _decode_safely(Image, filename, image_size, center_crop):
+    """Pillow's part of :func:`_decode`: HWC uint8, safe formats, size bound."""
+    with Image.open(filename, formats=SAFE_FORMATS) as img:
+        # ``open`` read the header only: refuse a huge canvas before decoding.
+        width, height = img.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ValueError(
+                f"{width}x{height} pixels, more than MAX_IMAGE_PIXELS="
+                f"{MAX_IMAGE_PIXELS} (a decompression bomb?)"
+            )
+        img = img.convert("RGB")  # forces the full decode
+        if image_size is not None:
+            height, width = image_size
+            if center_crop:
+                # Largest centred box with the target aspect ratio.
+                w, h = img.size
+                scale = min(w / width, h / height)
+                cw, ch = width * scale, height * scale
+                left, top = (w - cw) / 2, (h - ch) / 2
+                img = img.crop(
+                    (round(left), round(top), round(left + cw), round(top + ch))
+                )
+            img = img.resize((width, height), Image.Resampling.BILINEAR)
+        return np.asarray(img, dtype=np.uint8)
 
 
 def _stack(arrays, filenames):
@@ -122,16 +167,17 @@ class LazyImageArray:
         Crop the largest centred box with the target aspect ratio before
         resizing, instead of stretching the image.
     flatten : bool, default=False
-        If False, items are uint8 arrays (height, width, 3). If True, items
-        are float32 vectors in [0, 1] of length ``height * width * 3`` (the
-        layout of ``load_image_folder(...).data``).
+        If False, items are uint8 arrays (3, height, width), channels first
+        as everywhere in sklhash. If True, items are float32 vectors in
+        [0, 1] of length ``3 * height * width``: the (channel, height,
+        width) array flattened, the layout of ``load_image_folder(...).data``.
 
     Attributes
     ----------
     filenames : ndarray of str
         The image files.
     shape : tuple
-        ``(n_images, height, width, 3)`` or ``(n_images, n_features)``
+        ``(n_images, 3, height, width)`` or ``(n_images, n_features)``
         (``None`` for unknown sizes when ``image_size`` is None).
     dtype : numpy.dtype
         ``uint8``, or ``float32`` when ``flatten`` is True.
@@ -158,9 +204,9 @@ class LazyImageArray:
     def shape(self):
         n = len(self.filenames)
         if self.image_size is None:
-            return (n, None) if self.flatten else (n, None, None, 3)
+            return (n, None) if self.flatten else (n, 3, None, None)
         height, width = self.image_size
-        return (n, height * width * 3) if self.flatten else (n, height, width, 3)
+        return (n, 3 * height * width) if self.flatten else (n, 3, height, width)
 
     @property
     def ndim(self):
@@ -207,6 +253,47 @@ class LazyImageArray:
         )
 
 
+def _folder_link_error(path):
+    return ValueError(
+        f"{path} is a symbolic link to a folder. load_image_folder does not "
+        "follow folder links: a loop would count images many times under the "
+        "wrong class, and a link can lead outside the root. Replace the link "
+        "by the folder, or pass the linked folder itself as path."
+    )
+
+
+def _images_below(folder, extensions, root):
+    """Image files below ``folder``, sorted, without following folder links.
+
+    Hidden files and folders (name starting with ".") are skipped; a file
+    link must point inside ``root`` (a :class:`_Root`).
+    """
+    found, todo = [], [folder]
+    while todo:
+        current = todo.pop()
+        try:
+            with os.scandir(current) as it:
+                entries = list(it)
+        except OSError as exc:
+            # os.walk would skip an unreadable folder silently: fewer images.
+            raise ValueError(
+                f"Cannot list image folder {current}: {exc.strerror or exc}"
+            ) from exc
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                if entry.is_dir():
+                    raise _folder_link_error(entry.path)
+                if entry.name.lower().endswith(extensions):
+                    found.append(root.check_link(entry.path))
+            elif entry.is_dir(follow_symlinks=False):
+                todo.append(entry.path)
+            elif entry.name.lower().endswith(extensions):
+                found.append(entry.path)
+    return sorted(found)
+
+
 def _scan(root, extensions):
     if not root.is_dir():
         raise ValueError(
@@ -215,9 +302,17 @@ def _scan(root, extensions):
             f"folder (download it from {IMAGENET_URL}; the validation images "
             "must first be sorted into class folders with the devkit's labels)."
         )
-    classes = sorted(
-        d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-    )
+    confined = _Root(root, "the image folder")
+    classes = []
+    with os.scandir(root) as it:
+        for entry in sorted(it, key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                if entry.is_dir():
+                    raise _folder_link_error(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                classes.append(entry.name)
     if not classes:
         raise ValueError(
             f"Image folder {root} has no class sub-folders: expected "
@@ -225,12 +320,7 @@ def _scan(root, extensions):
         )
     filenames, target = [], []
     for label, cls in enumerate(classes):
-        files = sorted(
-            str(Path(dirpath, f))
-            for dirpath, _, names in os.walk(root / cls, followlinks=True)
-            for f in names
-            if not f.startswith(".") and f.lower().endswith(extensions)
-        )
+        files = _images_below(str(root / cls), extensions, confined)
         if not files:
             raise ValueError(
                 f"Class folder {root / cls} holds no image file with an "
@@ -267,8 +357,21 @@ def load_image_folder(
 
     ``path/<class>/**/<image>``: classes are the sub-folders of ``path`` in
     sorted order (integer label = rank), images are every file below a class
-    folder whose extension is an image extension, in sorted order. Images
-    are decoded with Pillow (extra ``images``), converted to RGB and resized.
+    folder whose extension is an image extension, in sorted order; hidden
+    files and folders are skipped. Images are decoded with Pillow (extra
+    ``images``), converted to RGB and resized.
+
+    Layout: ``images`` is (n_samples, 3, height, width), channels first
+    (n, C, H, W) as in every sklhash loader and in PyTorch, and ``data`` is
+    ``images.reshape(n_samples, -1) / 255``, which the ``"cnn"`` backbone
+    reshapes back to (3, height, width).
+
+    Safety: only files inside ``path`` are read. Folder links are never
+    followed (a ValueError names them: a loop would multiply images under
+    the wrong class), a file link must point inside ``path``, and files are
+    decoded only as JPEG, PNG, BMP, GIF, WebP, TIFF or PPM/PGM whatever
+    their extension (:data:`SAFE_FORMATS`; an EPS file named ``.jpg`` never
+    reaches Ghostscript), and only up to ``MAX_IMAGE_PIXELS`` pixels.
     When every folder name is a WordNet noun id (``n02084071``), as in
     ImageNet, the class hierarchy is built from WordNet.
 
@@ -302,15 +405,17 @@ def load_image_folder(
     data : :class:`~sklearn.utils.Bunch`
         Dictionary-like object with attributes:
 
-        data : ndarray of shape (n_samples, height * width * 3), float32
-            Pixels in [0, 1], each image flattened in (height, width,
-            channel) order; a :class:`LazyImageArray` when ``lazy``.
+        data : ndarray of shape (n_samples, 3 * height * width), float32
+            Pixels in [0, 1], each image flattened in (channel, height,
+            width) order, i.e. ``images.reshape(n_samples, -1) / 255``; a
+            :class:`LazyImageArray` when ``lazy``.
         target : ndarray of shape (n_samples,), int64
             Class labels, the rank of the class folder.
         target_names : ndarray of str
             Class folder names, in label order.
-        images : ndarray of shape (n_samples, height, width, 3), uint8
-            RGB images; a :class:`LazyImageArray` when ``lazy``.
+        images : ndarray of shape (n_samples, 3, height, width), uint8
+            RGB images, channels first; a :class:`LazyImageArray` when
+            ``lazy``.
         filenames : ndarray of str
             Image files, in sample order.
         hierarchy : LabelHierarchy or None
@@ -327,10 +432,15 @@ def load_image_folder(
     ------
     ValueError
         If ``path`` is not a folder of class folders, a class folder holds
-        no image, or an image cannot be decoded (the message names it).
+        no image, a link leads outside ``path`` or to a folder, or an image
+        cannot be decoded, is not in a safe format or is too large (the
+        message names the file).
     LookupError
         If the folders are WordNet ids, ``hierarchy="auto"`` and no WordNet
         is found (see :func:`sklhash.similarity.load_wordnet`).
+    ImportError
+        If the folders are WordNet ids, ``hierarchy="auto"`` and nltk (the
+        ``wordnet`` extra) is not installed.
 
     Examples
     --------
@@ -338,7 +448,7 @@ def load_image_folder(
     >>> train = load_image_folder("ILSVRC2012/train", image_size=64,
     ...                           lazy=True)  # doctest: +SKIP
     >>> train.images[0].shape  # doctest: +SKIP
-    (64, 64, 3)
+    (3, 64, 64)
     """
     image_size = _check_size(image_size)
     if extensions is None:
@@ -363,8 +473,8 @@ def load_image_folder(
             tree = LabelHierarchy.from_wordnet(
                 dict(enumerate(classes)), names=dict(enumerate(classes))
             )
-        except LookupError as exc:  # no WordNet on this machine
-            raise LookupError(
+        except (LookupError, ImportError) as exc:  # no WordNet, or no nltk
+            raise type(exc)(
                 f"{exc}\nThe class folders of {path} are WordNet ids, so "
                 "load_image_folder builds their hierarchy from WordNet; pass "
                 "hierarchy=None to load the images without it."
