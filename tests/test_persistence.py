@@ -600,3 +600,115 @@ def test_a_failed_save_keeps_the_previous_file(digits, tmp_path, monkeypatch):
         save(ITQHasher(bits=8, random_state=0).fit(X), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m"]
+
+
+# ------------------------------------------------- object parameters, devices
+def _small_deep(**params):
+    from sklhash import DPSHHasher
+
+    return DPSHHasher(
+        bits=6, hidden_layer_sizes=(8,), max_epochs=1, random_state=0, **params
+    )
+
+
+def _custom_backbone():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Linear(64, 8), torch.nn.ReLU())
+
+
+def _early_stopping():
+    from skorch.callbacks import EarlyStopping
+
+    return [EarlyStopping(monitor="train_loss", patience=3)]
+
+
+@pytest.mark.parametrize(
+    "param, make, what",
+    [
+        ("backbone", _custom_backbone, "torch.nn.modules.container.Sequential"),
+        ("callbacks", _early_stopping, "EarlyStopping"),
+    ],
+)
+def test_unstorable_parameters_are_refused_naming_them(
+    param, make, what, digits, tmp_path
+):
+    X, y = digits
+    est = _small_deep(**{param: make()}).fit(X, y)
+    with pytest.raises(TypeError, match=f"parameter '{param}' of DPSHHasher") as info:
+        save(est, tmp_path / "m")
+    assert what in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_callable_similarity_is_refused_naming_it(digits, tmp_path):
+    from sklhash import SemanticKLHasher
+
+    def same_class(a, b):
+        return (np.asarray(a)[:, None] == np.asarray(b)[None, :]).astype(float)
+
+    est = SemanticKLHasher(bits=4, hidden_layer_sizes=(8,), max_epochs=1)
+    est.set_params(similarity=same_class)
+    est.n_features_in_ = 64  # the refusal comes before any fitted state is read
+    with pytest.raises(
+        TypeError, match=r"parameter 'similarity' of SemanticKLHasher is a callable"
+    ):
+        save(est, tmp_path / "m")
+
+
+def test_a_gpu_trained_file_loads_on_the_cpu(digits, tmp_path):
+    # What a CUDA-trained file holds differs from a CPU one only in device_
+    # (weights are moved to the CPU before writing): rewrite that attribute
+    # and load here, where there is no GPU.
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU-only fallback")
+    X, y = digits
+    est = _small_deep().fit(X, y)
+    save(est, tmp_path / "cpu")
+    document, arrays = _container.read(tmp_path / "cpu", "sklhash-model")
+    fitted = document["estimator"]["fitted"]
+    assert fitted["device_"] == "cpu"
+    fitted["device_"] = "cuda:0"
+    del document["arrays"]
+    _container.write(tmp_path / "gpu", "sklhash-model", document, arrays)
+    with pytest.warns(UserWarning, match="trained on 'cuda:0'.*loaded on the CPU"):
+        loaded = load(tmp_path / "gpu")
+    assert loaded.device_ == "cpu" and str(loaded.net_.device) == "cpu"
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+
+_ENCODE_WITHOUT_GPU = """
+import sys, numpy as np, torch
+assert not torch.cuda.is_available()
+from sklhash.persistence import load
+est = load(sys.argv[1])
+np.save(sys.argv[1] + ".out.npy", est.transform(np.load(sys.argv[1] + ".in.npy")))
+print(est.device_)
+"""
+
+
+def test_cuda_trained_model_encodes_in_a_process_without_gpu(digits, tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    X, y = digits
+    est = _small_deep(device="cuda").fit(X, y)
+    path = str(tmp_path / "m")
+    save(est, path)
+    np.save(path + ".in.npy", X)
+    res = subprocess.run(
+        [sys.executable, "-c", _ENCODE_WITHOUT_GPU, path],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[-1] == "cpu"
+    codes, cpu_codes = est.transform(X), np.load(path + ".out.npy")
+    # GPU and CPU kernels round differently: a bit may differ only where the
+    # continuous output is within float noise of 0 (as in tests/test_cuda.py).
+    scores = est.decision_function(X)
+    differ = np.unpackbits(codes ^ cpu_codes, axis=1)[:, : scores.shape[1]] != 0
+    assert np.all(np.abs(scores[differ]) < 1e-3)

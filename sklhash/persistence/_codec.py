@@ -36,6 +36,7 @@ a user's torch module, a callback) is refused at save time with a
 ``TypeError`` naming where it sits.
 """
 
+import inspect
 import re
 from pathlib import Path, PurePath
 
@@ -224,11 +225,10 @@ def _is_label_hierarchy(value):
 
 
 def _describe(value):
-    if callable(value) and not hasattr(value, "get_params"):
-        name = getattr(value, "__qualname__", type(value).__qualname__)
-        return f"callable ({name})"
+    if inspect.isroutine(value):
+        return f"callable ({getattr(value, '__qualname__', repr(value))})"
     cls = type(value)
-    return f"{cls.__module__}.{cls.__qualname__}"
+    return f"{cls.__module__}.{cls.__qualname__} object"
 
 
 class Decoder:
