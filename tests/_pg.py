@@ -18,11 +18,28 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 # initdb + start take about 1-2 s; 60 s bounds a stuck start on a busy box.
 _START_TIMEOUT_S = 60
+
+# Stops the server if the test process dies without running its teardown
+# (killed by a timeout, SIGKILL): a server left behind would hold memory on a
+# shared machine. Exits by itself once the cluster folder is gone.
+_WATCHDOG = r"""
+import os, shutil, subprocess, sys, time
+parent, root, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.path.isdir(root):
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        subprocess.run(cmd, capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+        break
+    time.sleep(1)
+"""
 
 
 def find_bindir():
@@ -60,10 +77,25 @@ class Cluster:
         self.run_as = run_as
         self.dsn = f"postgresql://postgres@/postgres?host={self.socket_dir}"
 
-    def _run(self, *args, timeout=_START_TIMEOUT_S):
+    def _command(self, *args):
         cmd = list(args)
         if self.run_as is not None:
             cmd = ["runuser", "-u", self.run_as, "--", *cmd]
+        return cmd
+
+    def _stop_command(self):
+        return self._command(
+            os.path.join(self.bindir, "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        )
+
+    def _run(self, *args, timeout=_START_TIMEOUT_S):
+        cmd = self._command(*args)
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
             raise RuntimeError(
@@ -110,21 +142,31 @@ class Cluster:
             str(_START_TIMEOUT_S),
             "start",
         )
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.root)]
+            + self._stop_command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         return self
 
     def stop(self):
         try:
-            self._run(
-                os.path.join(self.bindir, "pg_ctl"),
-                "-D",
-                str(self.data),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
+            result = subprocess.run(
+                self._stop_command(),
+                capture_output=True,
+                text=True,
+                timeout=_START_TIMEOUT_S,
             )
+            if result.returncode != 0 and (self.data / "postmaster.pid").exists():
+                raise RuntimeError(f"pg_ctl stop failed: {result.stderr[-2000:]}")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            watchdog = getattr(self, "_watchdog", None)
+            if watchdog is not None:
+                watchdog.wait(timeout=10)
 
 
 def start_cluster(bindir=None, prefix="sklhash-pg-", options=()):

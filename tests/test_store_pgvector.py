@@ -9,15 +9,13 @@ import tempfile
 import uuid
 
 import numpy as np
+import psycopg
 import pytest
 from _pg import embedded_bindir, start_cluster
 
 from sklhash.codes import hamming_distances, pack_codes
 from sklhash.neighbors import HammingIndex
-
-psycopg = pytest.importorskip("psycopg", reason="the db extra is not installed")
-
-from sklhash.store import PgvectorHammingIndex  # noqa: E402
+from sklhash.store import PgvectorHammingIndex
 
 
 @pytest.fixture(scope="module")
