@@ -536,6 +536,20 @@ def test_unknown_path_and_folder_are_refused_naming_them(tmp_path):
         load(tmp_path / "folder")
 
 
+def test_is_model_file_tells_models_from_other_files(small_model, tmp_path):
+    from sklhash.persistence import is_model_file
+
+    (tmp_path / "m").write_bytes(small_model)
+    (tmp_path / "p").write_bytes(pickle.dumps({"a": 1}))
+    (tmp_path / "c").write_bytes(
+        small_model.replace(b'"sklhash-model"', b'"sklhash-checkpoint"')
+    )
+    assert is_model_file(tmp_path / "m")
+    for other in ["p", "c", "missing"]:
+        assert not is_model_file(tmp_path / other)
+    assert not is_model_file(tmp_path)
+
+
 def test_a_json_file_is_not_a_model(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"class": "os.system"}))

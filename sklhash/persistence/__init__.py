@@ -18,13 +18,14 @@ imported on first use: it needs torch). See docs/persistence.md.
 
 from .._lazy import lazy_getattr
 from ._allowlist import supported_sklearn
-from ._api import load, save
+from ._api import is_model_file, load, save
 from ._container import FORMAT_VERSION, ModelFileError
 
 __all__ = [
     "FORMAT_VERSION",
     "ModelFileError",
     "TrainingCheckpoint",
+    "is_model_file",
     "load",
     "save",
     "supported_classes",

@@ -6,7 +6,7 @@ import warnings
 from . import _container
 from ._codec import Decoder, Encoder
 
-__all__ = ["load", "save"]
+__all__ = ["is_model_file", "load", "save"]
 
 _KIND = "sklhash-model"
 _WHAT = "sklhash model file"
@@ -161,3 +161,28 @@ def _warn_versions(path, versions):
             UserWarning,
             stacklevel=3,
         )
+
+
+def is_model_file(path):
+    """Whether ``path`` declares itself an sklhash model file.
+
+    Reads the header only and never raises: use it to tell a model file from
+    another (a pickle, say) before choosing how to open it. :func:`load`
+    still checks everything.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any path.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from sklhash.persistence import is_model_file
+    >>> is_model_file("no/such/file")
+    False
+    """
+    return os.path.isfile(path) and _container.kind_of(path) == _KIND

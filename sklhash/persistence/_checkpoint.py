@@ -2,7 +2,8 @@
 
 The checkpoint holds everything the next epoch depends on, so a resumed run
 continues exactly where the killed one stopped: the weights of the module
-and criterion, the optimiser's state (Adam's moments and step counts), the
+and criterion (with the criterion's public counters, which schedules keep
+outside its state dict), the optimiser's state (Adam's moments and step counts), the
 history (epoch-dependent schedules read it), and the random number
 generators: torch's (weight noise, sampling inside losses, the data
 loader's shuffling order, which is drawn from torch's generator each epoch),
@@ -101,7 +102,8 @@ class TrainingCheckpoint(Callback):
 
     Examples
     --------
-    >>> import numpy as np, tempfile
+    >>> import os, tempfile
+    >>> import numpy as np
     >>> from sklhash import SemanticKLHasher
     >>> from sklhash.persistence import TrainingCheckpoint
     >>> X = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
@@ -152,6 +154,7 @@ class TrainingCheckpoint(Callback):
                 {
                     "module": dict(net.module_.state_dict()),
                     "criterion": dict(net.criterion_.state_dict()),
+                    "criterion_counters": _counters(net.criterion_),
                     "optimizer": net.optimizer_.state_dict(),
                     "history": list(net.history),
                     "rng": _rng_state(),
@@ -194,6 +197,9 @@ class TrainingCheckpoint(Callback):
         try:
             net.module_.load_state_dict(state["module"])
             net.criterion_.load_state_dict(state["criterion"])
+            for name, value in state.get("criterion_counters", {}).items():
+                if name in _counters(net.criterion_):
+                    setattr(net.criterion_, name, value)
             net.optimizer_.load_state_dict(state["optimizer"])
         except (KeyError, RuntimeError, ValueError) as exc:
             refuse(f"its weights do not fit this network: {exc}")
@@ -202,6 +208,18 @@ class TrainingCheckpoint(Callback):
         net.history = History(state["history"])
         _set_rng_state(state["rng"])
         return len(net.history)
+
+
+def _counters(criterion):
+    """The criterion's plain public numbers (a step counter, an epoch, a
+    continuation parameter), which schedules keep outside its state dict."""
+    return {
+        name: value
+        for name, value in vars(criterion).items()
+        if not name.startswith("_")
+        and name != "training"
+        and type(value) in (int, float, bool)
+    }
 
 
 def _stopped_early(net):

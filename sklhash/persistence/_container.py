@@ -29,7 +29,7 @@ import numpy as np
 
 from ..utils._io import atomic_write
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "read", "write"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "kind_of", "read", "write"]
 
 FORMAT_VERSION = 1
 
@@ -196,6 +196,24 @@ def read(path, kind, *, what="sklhash model file"):
 
 
 _OTHER_KINDS = ("sklhash-model", "sklhash-checkpoint")
+
+
+def kind_of(path):
+    """The ``format`` a file's header declares, or None (reads the header only)."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < 8:
+                return None
+            (n_header,) = struct.unpack("<Q", fh.read(8))
+            if n_header > min(size - 8, _MAX_HEADER):
+                return None
+            header = json.loads(fh.read(n_header).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    kind = metadata.get("format") if isinstance(metadata, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _parse_header(path, raw, what):
