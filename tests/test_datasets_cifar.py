@@ -99,10 +99,11 @@ def test_trio(trio, subset):
     images = np.concatenate([truth[s][0] for s in splits])
     fine = np.concatenate([truth[s][1] for s in splits])
     b = load_cifar100(folder, subset=subset)
-    assert b.images.shape == (len(images), 32, 32, 3) and b.images.dtype == np.uint8
-    np.testing.assert_array_equal(b.images, images)
+    # Channels first: (n, C, H, W).
+    assert b.images.shape == (len(images), 3, 32, 32) and b.images.dtype == np.uint8
+    np.testing.assert_array_equal(b.images, images.transpose(0, 3, 1, 2))
     assert b.data.dtype == np.float32 and b.data.shape == (len(images), 3072)
-    expected = images.reshape(len(images), -1) / np.float32(255)
+    expected = images.transpose(0, 3, 1, 2).reshape(len(images), -1) / np.float32(255)
     np.testing.assert_array_equal(b.data, expected)
     np.testing.assert_array_equal(b.target, fine)
     np.testing.assert_array_equal(b.coarse_target, fine_to_coarse(fine))
@@ -127,10 +128,15 @@ def test_red_pixel_lands_in_the_red_channel(tmp_path):
     batch = {b"data": row[None], b"fine_labels": [3], b"coarse_labels": [0]}
     (folder / "test").write_bytes(dump(batch, "py2"))
     (folder / "meta").write_bytes(dump(META, "py2"))
-    img = load_cifar100(folder, subset="test").images[0]
-    assert img[0, 0].tolist() == [255, 0, 0]
-    assert img[1, 1].tolist() == [0, 128, 0]
+    b = load_cifar100(folder, subset="test")
+    img = b.images[0]  # (C, H, W)
+    assert img[:, 0, 0].tolist() == [255, 0, 0]
+    assert img[:, 1, 1].tolist() == [0, 128, 0]
     assert img.sum() == 255 + 128
+    # data is the same (C, H, W) order flattened, what the "cnn" backbone
+    # reshapes flat rows into.
+    np.testing.assert_array_equal(b.data[0], img.reshape(-1) / np.float32(255))
+    assert b.data[0, 0] == 1 and b.data[0, 1024 + 33] == np.float32(128 / 255)
 
 
 def test_archive_and_folder_locations(trio, monkeypatch):
@@ -271,3 +277,123 @@ def test_bad_meta(trio):
     (folder / "meta").write_bytes(dump([1, 2], "py2"))
     with pytest.raises(ValueError, match=f"{folder / 'meta'} does not hold a dict"):
         load_cifar100(folder)
+
+
+# --------------------------------------------------- pickles are not trusted
+class WritesMarker:
+    """Unpickled by plain pickle, this would create ``path``."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+class RunsShell:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+@pytest.mark.parametrize("payload", [WritesMarker, RunsShell])
+@pytest.mark.parametrize("member", ["meta", "train"])
+def test_hostile_pickle_runs_nothing(trio, tmp_path, payload, member):
+    folder, _ = trio
+    marker = tmp_path / "pwned"
+    (folder / member).write_bytes(pickle.dumps({b"data": payload(marker)}, protocol=2))
+    with pytest.raises(ValueError, match=f"Cannot unpickle .*{member}.*refusing"):
+        load_cifar100(folder)
+    assert not marker.exists()
+
+
+def _swap_dtype(raw, old, new):
+    """A pickle of a uint64 array with its dtype code replaced."""
+    swapped = raw.replace(b"X\x02\x00\x00\x00" + old, b"X\x02\x00\x00\x00" + new)
+    assert swapped != raw
+    return swapped
+
+
+@pytest.mark.parametrize("code", [b"O8", b"V8", b"M8", b"U2"])
+def test_arrays_of_other_dtypes_are_refused(trio, code):
+    # An object array rebuilt by numpy from raw bytes reads them as pointers
+    # (a crash, or worse): only plain numeric dtypes are rebuilt.
+    folder, _ = trio
+    raw = pickle.dumps(
+        {b"data": np.array([0x41414141], np.uint64), b"fine_labels": []},
+        protocol=2,
+    )
+    (folder / "train").write_bytes(_swap_dtype(raw, b"u8", code))
+    with pytest.raises(ValueError, match="Cannot unpickle .*refusing dtype"):
+        load_cifar100(folder)
+
+
+def test_dtype_with_fields_is_refused(trio):
+    folder, _ = trio
+    evil = np.zeros(1, dtype=[("a", "u8")])
+    (folder / "meta").write_bytes(pickle.dumps({b"x": evil}, protocol=2))
+    with pytest.raises(ValueError, match="refusing dtype"):
+        load_cifar100(folder)
+
+
+def test_other_codecs_are_refused(trio):
+    folder, _ = trio
+    # _codecs.encode("...", "zlib") is allowed by name, not by codec.
+    raw = (
+        b"\x80\x02}q\x00C\x01kq\x01c_codecs\nencode\nq\x02X\x03\x00\x00\x00abc"
+        b"X\x04\x00\x00\x00zlib\x86Rs."
+    )
+    (folder / "meta").write_bytes(raw)
+    with pytest.raises(ValueError, match="_codecs.encode with 'zlib'"):
+        load_cifar100(folder)
+
+
+def test_deep_nesting_is_refused(trio):
+    folder, _ = trio
+    deep = []
+    for _ in range(50):
+        deep = [deep]
+    (folder / "meta").write_bytes(pickle.dumps({b"x": deep}, protocol=2))
+    with pytest.raises(ValueError, match="nested deeper"):
+        load_cifar100(folder)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_python3_pickles_of_every_protocol_load(trio, protocol):
+    folder, truth = trio
+    images, fine = truth["test"]
+    batch = {
+        "data": images.transpose(0, 3, 1, 2).reshape(len(images), 3072),
+        "fine_labels": np.asarray(fine, np.int64),  # an array, not a list
+        "coarse_labels": [np.int64(c) for c in fine_to_coarse(fine)],  # scalars
+    }
+    (folder / "test").write_bytes(pickle.dumps(batch, protocol=protocol))
+    b = load_cifar100(folder, subset="test")
+    np.testing.assert_array_equal(b.images, images.transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(b.target, fine)
+    np.testing.assert_array_equal(b.coarse_target, fine_to_coarse(fine))
+
+
+# ------------------------------------------------------------ bounded reads
+def test_oversized_member_is_refused_before_reading(trio, monkeypatch):
+    from sklhash.datasets import _cifar
+
+    folder, _ = trio
+    archive = make_archive(folder, folder.parent / "cifar-100-python.tar.gz")
+    monkeypatch.setitem(_cifar._MAX_MEMBER_BYTES, "meta", 100)
+    with pytest.raises(ValueError, match="meta announces .* bytes, more than the 100"):
+        load_cifar100(archive)
+    with pytest.raises(ValueError, match="meta is larger than 100 bytes"):
+        load_cifar100(folder)
+
+
+def test_member_that_is_not_a_regular_file(trio):
+    from _fileprobes import fifo
+
+    folder, _ = trio
+    os.remove(folder / "test")
+    with fifo(folder / "test"):
+        with pytest.raises(ValueError, match="test is not a regular file"):
+            load_cifar100(folder, subset="test")
