@@ -78,7 +78,7 @@ def random_codes(rng, n, n_bits, pool=None):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 # The factory is shared by the examples on purpose: each makes its own table.
-@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     n_bits=st.sampled_from(WIDTHS),
     n=st.integers(1, 40),
@@ -456,3 +456,26 @@ def test_open_index_picks_the_backend(pg_dsn, tmp_path, rng):
         with pytest.raises(ValueError, match="unknown index location|non-empty") as e:
             open_index(bad)
         assert "pw@" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "dsn, shown",
+    [
+        ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
+        (
+            "postgres://u:p%40ss@h/db?sslmode=require",
+            "postgres://u:***@h/db?sslmode=require",
+        ),
+        (
+            "postgresql://h/db?user=u&password=pw&x=1",
+            "postgresql://h/db?user=u&password=***&x=1",
+        ),
+        ("host=h password=pw dbname=db", "host=h password=*** dbname=db"),
+        ("host=h password='p w' dbname=db", "host=h password=*** dbname=db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ],
+)
+def test_mask_dsn(dsn, shown):
+    from sklhash.store._postgres import mask_dsn
+
+    assert mask_dsn(dsn) == shown

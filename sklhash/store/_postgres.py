@@ -45,9 +45,10 @@ def import_psycopg():
 
 def mask_dsn(dsn):
     """The DSN with any password replaced by ``***``, for messages."""
-    dsn = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", dsn)
-    dsn = re.sub(r"(password=)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", dsn)
+    if "://" in dsn:
+        dsn = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", dsn)
+        return re.sub(r"([?&]password=)[^&#]*", r"\1***", dsn)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
 
 
 def check_dsn(dsn):
