@@ -177,3 +177,48 @@ def test_hasher_trained_with_a_checkpoint_saves_and_loads(digits, tmp_path):
     assert isinstance(loaded.callbacks[0], TrainingCheckpoint)
     assert loaded.callbacks[0].checkpoint_dir == tmp_path / "c"
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+
+class _InterruptAfterEpoch(Callback):
+    """Ctrl-C right after the given epoch (skorch ends training there)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def _skorch_hashers():
+    """The hashers trained through skorch (they take ``callbacks``)."""
+    from _hashers import test_params, torch_hashers
+
+    return [
+        (name, cls)
+        for name, cls in torch_hashers()
+        if "callbacks" in cls(**test_params(name)).get_params()
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, cls", _skorch_hashers(), ids=[n for n, _ in _skorch_hashers()]
+)
+def test_every_deep_hasher_resumes_an_interrupted_fit_bitwise(
+    name, cls, digits, tmp_path
+):
+    from _hashers import test_params
+
+    X, y = digits
+    X, y = X[:96], y[:96] % 4
+    params = {**test_params(name), "max_epochs": 3, "batch_size": 32}
+    fit_args = (X, y) if cls(**params).__sklearn_tags__().target_tags.required else (X,)
+    reference = cls(**params).fit(*fit_args).transform(X)
+    with pytest.warns(UserWarning, match="stopped after epoch 1 of 3"):
+        cls(
+            **params, callbacks=[TrainingCheckpoint(tmp_path), _InterruptAfterEpoch(1)]
+        ).fit(*fit_args)
+    checkpoint, counter = TrainingCheckpoint(tmp_path), _CountEpochs()
+    resumed = cls(**params, callbacks=[checkpoint, counter]).fit(*fit_args)
+    assert checkpoint.resumed_epochs_ == 1 and counter.epochs_run == 2
+    np.testing.assert_array_equal(resumed.transform(X), reference)
