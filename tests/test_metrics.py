@@ -51,8 +51,11 @@ def hp_curve(gains, K):
     return np.array([a / b if b > 0 else 0.0 for a, b in zip(num, den, strict=True)])
 
 
-def ahp_of(gains, K):
+def ahp_of(gains, K, normalize="barz"):
     hp = hp_curve(gains, K)
+    if normalize == "barz":
+        # Barz & Denzler's code: the trapezoid with step 1/K.
+        return np.trapezoid(hp, dx=1.0 / len(hp))
     if len(hp) == 1:
         return hp[0]
     return (hp.sum() - (hp[0] + hp[-1]) / 2) / (len(hp) - 1)
@@ -142,10 +145,12 @@ def test_precision_at_k_matches_enumeration(case):
 def test_ahp_matches_enumeration(case):
     q, db, yq, yd, k = case
     kk = min(k, len(yd))
-    expected = brute(q, db, yq, yd, lambda o, i: ahp_of(S3[yq[i], yd[o]], kk))
-    got = per_query(mean_average_hierarchical_precision, q, db, yq, yd,
-                    similarity=S3, k=k)
-    check_against_brute(got, expected)
+    for normalize in ("barz", "unit"):
+        expected = brute(
+            q, db, yq, yd, lambda o, i, n=normalize: ahp_of(S3[yq[i], yd[o]], kk, n))
+        got = per_query(mean_average_hierarchical_precision, q, db, yq, yd,
+                        similarity=S3, k=k, normalize=normalize)
+        check_against_brute(got, expected)
 
 
 @given(small_cases())
@@ -157,7 +162,8 @@ def test_hp_curve_matches_enumeration(case):
     curves = brute_curves(q, db, yq, yd, lambda o, i: hp_curve(S3[yq[i], yd[o]], kk))
     for t, col in [("average", 0), ("optimistic", 1), ("pessimistic", 2)]:
         ahp = [mean_average_hierarchical_precision(
-            q, db, yq, yd, similarity=S3, k=j, ties=t, return_per_query=True)
+            q, db, yq, yd, similarity=S3, k=j, ties=t, return_per_query=True,
+            normalize="unit")
             for j in range(1, kk + 1)]
         hp, area_prev = ahp[0], 0.0
         np.testing.assert_allclose(hp, curves[:, col, 0], atol=1e-9)
@@ -253,15 +259,35 @@ def test_mahp_equals_direct_transcription_without_ties(rng):
     K = 25
     got = mean_average_hierarchical_precision(
         Xq, Xd, yq, yd, similarity=S3, k=K, metric="euclidean", return_per_query=True)
+    unit = mean_average_hierarchical_precision(
+        Xq, Xd, yq, yd, similarity=S3, k=K, metric="euclidean", return_per_query=True,
+        normalize="unit")
     dist = ((Xq[:, None] - Xd[None]) ** 2).sum(-1)
     for i in range(len(yq)):
         sims = S3[yq[i], yd[np.argsort(dist[i])]]
         best = np.sort(S3[yq[i], yd])[::-1]
         hp = np.array([sims[:k].sum() / best[:k].sum() for k in range(1, K + 1)])
-        assert got[i] == pytest.approx(np.trapezoid(hp, dx=1.0 / (K - 1)), abs=1e-12)
-        # The reference code's normalisation (divide by K): ours * (K-1)/K.
-        barz = np.mean(hp) - (hp[0] + hp[-1]) / (2 * K)
-        assert got[i] * (K - 1) / K == pytest.approx(barz, abs=1e-12)
+        # The published definition, as Barz & Denzler's evaluation code
+        # computes it: np.trapz(hp, dx=1/K) (the default).
+        assert got[i] == pytest.approx(np.trapezoid(hp, dx=1.0 / K), abs=1e-12)
+        # normalize="unit": a perfect ranking scores 1.
+        assert unit[i] == pytest.approx(np.trapezoid(hp, dx=1.0 / (K - 1)), abs=1e-12)
+        assert got[i] == pytest.approx(unit[i] * (K - 1) / K, abs=1e-12)
+
+
+def test_mahp_of_a_perfect_ranking():
+    # Published: (K - 1) / K; unit: 1.
+    codes = np.array([[0], [0], [1], [3], [7]], dtype=np.uint8)
+    y = np.array([0, 0, 1, 2, 2])
+    S = np.array([[1.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    kw = {"similarity": S, "k": 4}
+    assert mean_average_hierarchical_precision(
+        codes[:1], codes[1:], y[:1], y[1:], **kw) == pytest.approx(3 / 4)
+    assert mean_average_hierarchical_precision(
+        codes[:1], codes[1:], y[:1], y[1:], normalize="unit", **kw) == 1.0
+    with pytest.raises(ValueError, match="normalize"):
+        mean_average_hierarchical_precision(
+            codes[:1], codes[1:], y[:1], y[1:], normalize="K", **kw)
 
 
 def test_euclidean_on_bits_equals_hamming_on_codes(rng):
@@ -357,7 +383,12 @@ def test_hierarchy_perfect_codes_score_one(rng, ties):
     codes = pack_codes(bits[y])
     for k in (1, 20, 250):
         assert mean_average_hierarchical_precision(
-            codes, codes, y, y, similarity=S, k=k, ties=ties) == pytest.approx(1.0)
+            codes, codes, y, y, similarity=S, k=k, ties=ties,
+            normalize="unit") == pytest.approx(1.0)
+        # The published definition: a perfect ranking scores (K - 1) / K.
+        assert mean_average_hierarchical_precision(
+            codes, codes, y, y, similarity=S, k=k, ties=ties
+        ) == pytest.approx((min(k, len(y)) - 1) / min(k, len(y)))
         assert ndcg_at_k(codes, codes, y, y, similarity=S, k=k,
                          ties=ties) == pytest.approx(1.0)
 
@@ -367,7 +398,11 @@ def test_identical_label_database_scores_one(rng):
     y = np.full(50, 2)
     for t in TIES:
         assert mean_average_hierarchical_precision(
-            codes[:5], codes, y[:5], y, similarity=S3, k=250, ties=t) == 1.0
+            codes[:5], codes, y[:5], y, similarity=S3, k=250, ties=t,
+            normalize="unit") == 1.0
+        assert mean_average_hierarchical_precision(
+            codes[:5], codes, y[:5], y, similarity=S3, k=250, ties=t
+        ) == pytest.approx(49 / 50)  # K is cut to the 50 database items
         assert mean_average_precision(codes[:5], codes, y[:5], y, ties=t) == 1.0
 
 
@@ -654,7 +689,7 @@ def test_map_bad_input(kwargs, match):
         (-S3, [0, 1, 1, 0], "non-negative"),
         (_NamedSimilarity(["a", "b"], np.eye(2)), ["a", "b", "c", "a"],
          "similarity does not cover the labels: unknown label 'c'"),
-        ("tree", [0, 1, 1, 0], "similarity must be a class x class matrix"),
+        ("tree", [0, 1, 1, 0], "'similarity' parameter"),
     ],
 )
 def test_mahp_bad_similarity(similarity, labels, match):
@@ -681,7 +716,7 @@ def test_radius_and_curve_bad_input(rng):
     with pytest.raises(ValueError, match="NaN"):
         mean_average_precision(np.full((3, 2), np.nan), rng.normal(size=(8, 2)),
                                yq, yd, metric="euclidean")
-    with pytest.raises(ValueError, match="k must be a positive int"):
+    with pytest.raises(ValueError, match="'k' parameter"):
         mean_average_hierarchical_precision(q, db, yq, yd, similarity=S3[:2, :2], k=0)
 
 

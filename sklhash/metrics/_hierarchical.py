@@ -6,33 +6,39 @@ Relevance is graded by a class similarity ``sim(a, b)`` in [0, 1], e.g.
 
 import numpy as np
 
+from ..utils._sklearn_compat import HasMethods, StrOptions
 from ._common import (
+    COUNT,
     Gains,
     Points,
-    check_chunk_size,
-    check_k,
-    check_ties,
     expected_sequence,
     explicit_order,
     group_means,
     group_stats,
+    validate_metric_params,
 )
 
 __all__ = ["mean_average_hierarchical_precision"]
 
 
-def _ahp(seq, ideal_cum):
+def _ahp(seq, ideal_cum, normalize):
     """AHP@K of (c, K) gains in rank order against (c, K) ideal cumulative sums."""
     num = np.cumsum(seq, axis=1)
     hp = np.divide(num, ideal_cum, out=np.zeros_like(num), where=ideal_cum > 0)
     # Rounding can push HP a hair above its maximum of 1.
     np.minimum(hp, 1.0, out=hp)
     K = hp.shape[1]
-    if K == 1:
-        return hp[:, 0]
-    return (hp.sum(axis=1) - 0.5 * (hp[:, 0] + hp[:, -1])) / (K - 1)
+    area = hp.sum(axis=1) - 0.5 * (hp[:, 0] + hp[:, -1])
+    if normalize == "barz":
+        return area / K
+    return hp[:, 0] if K == 1 else area / (K - 1)
 
 
+@validate_metric_params(
+    similarity=["array-like", HasMethods(["similarity_matrix"])],
+    k=[COUNT],
+    normalize=[StrOptions({"barz", "unit"})],
+)
 def mean_average_hierarchical_precision(
     query_codes,
     db_codes,
@@ -46,6 +52,7 @@ def mean_average_hierarchical_precision(
     exclude_self=False,
     return_per_query=False,
     chunk_size=None,
+    normalize="barz",
 ):
     """Mean average hierarchical precision at ``k`` (mAHP@K).
 
@@ -57,14 +64,18 @@ def mean_average_hierarchical_precision(
     (the denominator is the top-``k`` sum of the similarities sorted in
     decreasing order over the whole database; a query whose denominator is 0
     scores 0). AHP@K is the area under HP@k for ``k = 1..K`` by the
-    trapezoid rule, normalised so that a perfect ranking scores 1::
+    trapezoid rule with step ``1 / K``, as Barz & Denzler define it and their
+    code computes it (``np.trapz(hp, dx=1/K)``)::
 
-        AHP@K = (sum_{k=1}^{K} HP@k - (HP@1 + HP@K) / 2) / (K - 1)
+        AHP@K = (sum_{k=1}^{K} HP@k - (HP@1 + HP@K) / 2) / K
 
-    (``HP@1`` when ``K = 1``). mAHP@K is the mean over queries. Barz &
-    Denzler's reference code divides by ``K`` instead of ``K - 1``; its
-    values are this one times ``(K - 1) / K`` (0.996 at ``K = 250``).
-    ``ties="average"`` is the exact expected value under a random order
+    so a perfect ranking scores ``(K - 1) / K`` (0.996 at ``K = 250``), not
+    1, and published mAHP@250 figures compare directly. ``normalize="unit"``
+    divides by ``K - 1`` instead, so that a perfect ranking scores exactly 1
+    (sklhash's default before version 0.2; its values are the published ones
+    times ``K / (K - 1)``). With ``K = 1`` the published trapezoid is 0 for
+    every ranking; ``"unit"`` returns HP@1 there. mAHP@K is the mean over
+    queries. ``ties="average"`` is the exact expected value under a random order
     inside each tie: HP is linear in the gains, so a tie cut by ``k``
     contributes its mean gain per position.
 
@@ -95,6 +106,10 @@ def mean_average_hierarchical_precision(
         Return per-query AHP@K instead of the mean.
     chunk_size : int, default=None
         Queries processed at once (memory ``O(chunk_size * n_db)``).
+    normalize : {"barz", "unit"}, default="barz"
+        ``"barz"``: divide the trapezoid by ``K`` (the published definition;
+        a perfect ranking scores ``(K - 1) / K``); ``"unit"``: divide by
+        ``K - 1`` (a perfect ranking scores 1).
 
     Returns
     -------
@@ -115,13 +130,15 @@ def mean_average_hierarchical_precision(
     >>> q = np.array([[0]], dtype=np.uint8)
     >>> float(mean_average_hierarchical_precision(q, db, [0], [0, 1, 2, 0],
     ...                                           similarity=S, k=3))
+    0.5166...
+    >>> float(mean_average_hierarchical_precision(q, db, [0], [0, 1, 2, 0],
+    ...                                           similarity=S, k=3,
+    ...                                           normalize="unit"))
     0.775
     """
     points = Points(query_codes, db_codes, metric, exclude_self)
     gains = Gains(similarity, query_labels, db_labels, points.n_query, points.n_db)
-    k = min(check_k(k), points.n_eff)
-    check_ties(ties)
-    chunk_size = check_chunk_size(chunk_size)
+    k = min(k, points.n_eff)
     ideal = gains.ideal(k, points.exclude_self)
     out = np.empty(points.n_query)
     for sl, dist in points.chunks(chunk_size):
@@ -131,5 +148,5 @@ def mean_average_hierarchical_precision(
             seq = expected_sequence(n, group_means(n, r), k)
         else:
             seq = explicit_order(points, sl, dist, g, ties, k)
-        out[sl] = _ahp(seq, ideal[gains.query_classes[sl]])
+        out[sl] = _ahp(seq, ideal[gains.query_classes[sl]], normalize)
     return out if return_per_query else float(out.mean())

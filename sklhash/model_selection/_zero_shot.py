@@ -28,7 +28,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["ZeroShotSplit", "leave_one_class_out", "unseen_class_split"]
 
