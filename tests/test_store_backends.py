@@ -433,7 +433,9 @@ def test_pgvector_needs_the_extension(pg_dsn):
 
 
 def test_open_index_picks_the_backend(pg_dsn, tmp_path, rng):
-    from sklhash.store import open_index
+    from sklhash.store import driver_errors, open_index
+
+    assert set(driver_errors()) == {psycopg.Error, duckdb.Error}
 
     codes = random_codes(rng, 12, 64)
     for uri in (pg_dsn, str(tmp_path / "a.duckdb"), f"duckdb:{tmp_path / 'b.db'}"):

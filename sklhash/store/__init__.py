@@ -18,7 +18,7 @@ imported on first use; nothing here imports torch.
 """
 
 from ._duckdb import DuckDBHammingIndex
-from ._open import open_index
+from ._open import driver_errors, open_index
 from ._pgvector import PgvectorHammingIndex
 from ._postgres import PostgresHammingIndex
 
@@ -26,5 +26,6 @@ __all__ = [
     "DuckDBHammingIndex",
     "PgvectorHammingIndex",
     "PostgresHammingIndex",
+    "driver_errors",
     "open_index",
 ]

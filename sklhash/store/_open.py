@@ -8,6 +8,27 @@ from ._postgres import PostgresHammingIndex, mask_dsn
 _DUCKDB_SUFFIXES = (".duckdb", ".ddb")
 
 
+def driver_errors():
+    """The base exception classes of the installed database drivers.
+
+    For callers that report every failure in one line (the command line): a
+    server that goes away mid-load raises the driver's own error, not a
+    ``ValueError``.
+
+    Returns
+    -------
+    tuple of type
+        ``psycopg.Error`` and ``duckdb.Error``, those that are installed.
+    """
+    errors = []
+    for module, name in (("psycopg", "Error"), ("duckdb", "Error")):
+        try:
+            errors.append(getattr(__import__(module), name))
+        except ImportError:
+            continue
+    return tuple(errors)
+
+
 def open_index(uri, *, table="sklhash_codes", n_bits=None, create=True):
     """Open a database index from a location string.
 
