@@ -238,7 +238,7 @@ class PgvectorHammingIndex(PostgresHammingIndex):
         queries : ndarray of shape (n_queries, n_bytes), dtype uint8
             Packed query codes.
         n_neighbors : int, default=10
-            k.
+            The k of recall@k.
 
         Returns
         -------
