@@ -50,6 +50,8 @@ def test_published_rows_without_images(tsv):
 
 
 def test_image_root_and_names(tsv, tmp_path):
+    # The last row's absolute path lies outside image_root: drop it here.
+    tsv.write_text("\n".join(tsv.read_text().splitlines()[:4]) + "\n")
     root = tmp_path / "validation"
     root.mkdir()
     (root / crc32_name(URL1)).write_bytes(b"png")  # how download_data.py names it
@@ -58,7 +60,7 @@ def test_image_root_and_names(tsv, tmp_path):
     assert b.image_paths[:3] == [str(root / crc32_name(u)) for u in (URL0, URL1, URL2)]
     # A relative local path now resolves against image_root (absent there).
     assert b.image_paths[3] == str(root / "local" / "cat.jpg")
-    np.testing.assert_array_equal(b.image_exists, [False, True, False, False, False])
+    np.testing.assert_array_equal(b.image_exists, [False, True, False, False])
 
     b = load_conceptual_captions(tsv, image_root=root, image_names="index")
     assert b.image_paths[:3] == [str(root / str(i)) for i in range(3)]
@@ -112,3 +114,96 @@ def test_not_found_says_where_to_get_it(tmp_path):
     msg = str(info.value)
     assert str(tmp_path / "Train_GCC-training.tsv") in msg
     assert "ai.google.com/research/ConceptualCaptions/download" in msg
+
+
+# ------------------------------------------------ image paths stay in the root
+@pytest.mark.parametrize(
+    "row",
+    ["../../../../../../etc/shadow", "/etc/shadow", "local/../../outside.jpg"],
+)
+@pytest.mark.parametrize("with_root", [False, True])
+@pytest.mark.parametrize("check_exists", [True, False])
+def test_rows_escaping_the_root_are_refused(
+    tsv, tmp_path, row, with_root, check_exists
+):
+    root = tmp_path / "validation"
+    root.mkdir()
+    tsv.write_text(f"a boat\t{URL0}\nthe secret\t{row}\n")
+    with pytest.raises(ValueError, match=f"{tsv}, line 2: .* outside"):
+        load_conceptual_captions(
+            tsv, image_root=root if with_root else None, check_exists=check_exists
+        )
+
+
+@pytest.mark.parametrize("name", ["../escape.jpg", "/etc/passwd"])
+def test_image_names_escaping_the_root_are_refused(tsv, tmp_path, name):
+    root = tmp_path / "validation"
+    root.mkdir()
+    with pytest.raises(ValueError, match="line 1: .* outside image_root"):
+        load_conceptual_captions(tsv, image_root=root, image_names=lambda i, u: name)
+
+
+def test_image_names_must_return_a_path(tsv, tmp_path):
+    with pytest.raises(ValueError, match="image_names returned None"):
+        load_conceptual_captions(
+            tsv, image_root=tmp_path, image_names=lambda i, u: None
+        )
+
+
+def test_links_leading_outside_the_root_are_refused(tmp_path):
+    root = tmp_path / "images"
+    root.mkdir()
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"private")
+    (root / "a.jpg").symlink_to(secret)
+    (root / "sub").symlink_to(tmp_path, target_is_directory=True)
+    (root / "ok.jpg").write_bytes(b"jpeg")
+    (root / "alias.jpg").symlink_to(root / "ok.jpg")  # inside: fine
+    path = root / "list.tsv"
+    path.write_text("fine\tok.jpg\nalias\talias.jpg\n")
+    b = load_conceptual_captions(path)
+    np.testing.assert_array_equal(b.image_exists, [True, True])
+    for row, why in (
+        ("a.jpg", "symbolic link to a file"),
+        ("sub/secret.jpg", "folder"),
+    ):
+        path.write_text(f"fine\tok.jpg\nleak\t{row}\n")
+        with pytest.raises(ValueError, match=f"line 2: '{row}' .*{why}.* outside"):
+            load_conceptual_captions(path)
+
+
+def test_absolute_paths_anywhere_need_an_explicit_root(tmp_path):
+    elsewhere = tmp_path / "elsewhere.jpg"
+    elsewhere.write_bytes(b"jpeg")
+    folder = tmp_path / "captions"
+    folder.mkdir()
+    path = folder / "list.tsv"
+    path.write_text(f"a picture\t{elsewhere}\n")
+    with pytest.raises(ValueError, match="outside the TSV's folder"):
+        load_conceptual_captions(path)
+    b = load_conceptual_captions(path, image_root="/")
+    assert b.image_paths == [str(elsewhere)] and b.image_exists.all()
+
+
+def test_missing_image_root_is_an_error(tsv, tmp_path):
+    # Silently, every image_exists would be False.
+    with pytest.raises(ValueError, match="image_root=.*nowhere.* is not a folder"):
+        load_conceptual_captions(tsv, image_root=tmp_path / "nowhere")
+
+
+def test_line_without_end_is_bounded(tmp_path, monkeypatch):
+    from sklhash.datasets import _captions
+
+    monkeypatch.setattr(_captions, "MAX_LINE_BYTES", 1000)
+    path = tmp_path / "one-line.tsv"
+    path.write_bytes(b"a\t" + b"x" * 5000)
+    with pytest.raises(ValueError, match="line 1: longer than MAX_LINE_BYTES=1000"):
+        load_conceptual_captions(path)
+
+
+def test_tsv_that_is_not_a_regular_file(tmp_path):
+    from _fileprobes import fifo
+
+    with fifo(tmp_path / "pipe.tsv") as pipe:
+        with pytest.raises(ValueError, match="pipe.tsv is not a regular file"):
+            load_conceptual_captions(pipe)

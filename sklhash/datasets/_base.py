@@ -204,6 +204,7 @@ class _Root:
 
     def __init__(self, root, what):
         self.given = os.fspath(root)
+        self._prefix = os.path.normpath(self.given).rstrip(os.sep) + os.sep
         self.real = os.path.realpath(self.given)
         self.what = what
         self._dirs = {}
@@ -247,18 +248,42 @@ class _Root:
             The joined, normalised path (links not replaced, so the names the
             user sees are the ones in the data).
         """
+        if check_links:
+            return self.resolve_file(relative, where)[0]
+        return self._lexical(relative, where)
+
+    def _lexical(self, relative, where):
+        if "\0" in relative:
+            raise ValueError(f"{where}{relative!r} holds a NUL character")
         path = os.path.normpath(os.path.join(self.given, relative))
-        given = os.path.normpath(self.given)
-        if not path.startswith(given.rstrip(os.sep) + os.sep):
+        if not path.startswith(self._prefix):
             raise self._refuse(relative, where, "lies")
-        if not check_links:
-            return path
-        folder = os.path.dirname(path)
+        return path
+
+    def resolve_file(self, relative, where=""):
+        """:meth:`resolve` with links checked, and whether the file exists.
+
+        Returns
+        -------
+        path : str
+            As :meth:`resolve`.
+        is_file : bool
+            Whether ``path`` is a regular file (after links), found with the
+            same ``lstat`` that checked for a link.
+        """
+        path = self._lexical(relative, where)
+        folder = path.rpartition(os.sep)[0]
         real_folder = self._dirs.get(folder)
         if real_folder is None:
             real_folder = self._dirs[folder] = os.path.realpath(folder)
         if not self._inside(real_folder):
             raise self._refuse(relative, where, "is in a folder linked to a place")
-        if os.path.islink(path) and not self._inside(os.path.realpath(path)):
-            raise self._refuse(relative, where, "is a symbolic link to a file")
-        return path
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:  # missing, or a folder on the way is not one
+            return path, False
+        if stat.S_ISLNK(mode):
+            if not self._inside(os.path.realpath(path)):
+                raise self._refuse(relative, where, "is a symbolic link to a file")
+            return path, os.path.isfile(path)
+        return path, stat.S_ISREG(mode)

@@ -8,13 +8,17 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from ._base import _finish
+from ._base import _check_regular_file, _finish, _Root
 
 __all__ = ["load_conceptual_captions"]
 
 URL = "https://ai.google.com/research/ConceptualCaptions/download"
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+# The longest line read. Published lines are under 2 kB; a file without
+# newlines would otherwise be read into memory whole as one "line".
+MAX_LINE_BYTES = 1 << 20
 
 DESCR = """\
 Conceptual Captions
@@ -68,24 +72,33 @@ def load_conceptual_captions(
     downloading the images). Empty lines are skipped; any other line without
     exactly one tab, or with an empty field, is an error.
 
+    Every local image path stays inside its root folder (``image_root``, or
+    the TSV's folder without it): a row naming ``../../etc/shadow``, an
+    absolute path elsewhere, or (when ``check_exists``) a file or folder
+    linked to a place outside the root is an error naming the line. To
+    accept absolute paths anywhere, pass ``image_root="/"`` explicitly.
+
     Parameters
     ----------
     tsv_path : str or path-like
         The TSV file, e.g. ``Validation_GCC-1.1.0-Validation.tsv``.
     image_root : str or path-like, default=None
-        Folder holding the downloaded images. A relative local path is
-        resolved against it (default: the TSV's folder). A URL row's image
-        is expected at ``image_root / image_names(index, url)``; without
-        ``image_root`` a URL row has no local path.
+        Folder holding the downloaded images; it must exist. A relative
+        local path is resolved against it (default: the TSV's folder). A URL
+        row's image is expected at ``image_root / image_names(index, url)``;
+        without ``image_root`` a URL row has no local path. No image path
+        may leave this folder.
     image_names : {"crc32", "index"} or callable, default="crc32"
         File name of a URL row's image below ``image_root``: "crc32" is
         ``zlib.crc32(url) & 0xffffffff`` in decimal, the name the widely
         used ``download_data.py`` script (ViLBERT, LAVIS) gives it; "index"
         is the 0-based row number; a callable gets ``(index, url)`` and
-        returns the relative path.
+        returns the relative path (a str or path-like inside ``image_root``).
     check_exists : bool, default=True
-        Whether to check which local images exist (``image_exists``). One
-        ``stat`` a row: turn off for millions of rows on a slow disk.
+        Whether to check which local images exist (``image_exists``) and
+        that no symbolic link on their way leads outside the root. One
+        ``stat`` a row: turn off for millions of rows on a slow disk (the
+        paths are then confined lexically only, no file is touched).
     return_X_y : bool, default=False
         If True, return ``(captions, image_paths)`` instead of a Bunch.
 
@@ -114,8 +127,10 @@ def load_conceptual_captions(
     Raises
     ------
     ValueError
-        If the file does not exist (the message says where to get it) or a
-        line is malformed (the message names the file and the line number).
+        If the file does not exist (the message says where to get it),
+        ``image_root`` is not a folder, or a line is malformed, longer than
+        ``MAX_LINE_BYTES`` or names an image outside its root (the message
+        names the file and the line number).
 
     Examples
     --------
@@ -127,20 +142,39 @@ def load_conceptual_captions(
     (15840, 14602)
     """
     tsv_path = Path(tsv_path).expanduser()
-    if not tsv_path.is_file():
+    if not tsv_path.exists():
         raise ValueError(
             f"Conceptual Captions TSV {tsv_path} not found. Download "
             "Train_GCC-training.tsv or Validation_GCC-1.1.0-Validation.tsv "
             f"from {URL} (no Debian package exists) and pass its path."
         )
+    _check_regular_file(tsv_path, "Conceptual Captions TSV")
     name_of = {"crc32": _crc32_name, "index": _index_name}.get(image_names, image_names)
-    # Plain string joins: pathlib is ~10x slower over millions of rows.
-    root = os.fspath(Path(image_root).expanduser()) if image_root is not None else None
-    local_root = root if root is not None else os.fspath(tsv_path.parent)
+    if image_root is not None:
+        image_root = Path(image_root).expanduser()
+        if not image_root.is_dir():
+            # Silently, every image_exists would be False.
+            raise ValueError(
+                f"image_root={os.fspath(image_root)!r} is not a folder: pass the "
+                "folder holding the downloaded images"
+            )
+        root = _Root(image_root, "image_root")
+    else:
+        root = None
+    local_root = (
+        root if root is not None else _Root(tsv_path.parent, "the TSV's folder")
+    )
 
-    captions, urls, image_paths = [], [], []
+    captions, urls, image_paths, exists = [], [], [], []
     with open(tsv_path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
+        for lineno, raw in enumerate(
+            iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1
+        ):
+            if len(raw) > MAX_LINE_BYTES:
+                raise ValueError(
+                    f"{tsv_path}, line {lineno}: longer than MAX_LINE_BYTES="
+                    f"{MAX_LINE_BYTES}; not a caption TSV"
+                )
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
@@ -156,25 +190,37 @@ def load_conceptual_captions(
                     f"URL or path', got {len(fields)} field(s): {line[:80]!r}"
                 )
             caption, image = fields[0].strip(), fields[1].strip()
-            index = len(captions)
-            captions.append(caption)
+            where = f"{tsv_path}, line {lineno}: "
             if _SCHEME.match(image):
-                urls.append(image)
-                image_paths.append(
-                    None
-                    if root is None
-                    else os.path.join(root, os.fspath(name_of(index, image)))
-                )
+                url = image
+                if root is None:
+                    image = None
+                else:
+                    image = name_of(len(captions), url)
+                    if not isinstance(image, (str, os.PathLike)):
+                        raise ValueError(
+                            f"{where}image_names returned {image!r} for {url!r}; "
+                            "it must return a str or path-like"
+                        )
+                    image = os.fspath(image)
+                folder = root
             else:
-                urls.append(None)
-                image_paths.append(os.path.join(local_root, image))
+                url, folder = None, local_root
+            captions.append(caption)
+            urls.append(url)
+            if image is None:
+                image_paths.append(None)
+                exists.append(False)
+            elif check_exists:
+                # One lstat: the link check and the existence test.
+                path, is_file = folder.resolve_file(image, where)
+                image_paths.append(path)
+                exists.append(is_file)
+            else:
+                image_paths.append(folder.resolve(image, where, check_links=False))
+                exists.append(False)
 
-    if check_exists:
-        image_exists = np.array(
-            [p is not None and os.path.isfile(p) for p in image_paths], dtype=bool
-        )
-    else:
-        image_exists = np.zeros(len(image_paths), dtype=bool)
+    image_exists = np.array(exists, dtype=bool)
     bunch = dict(
         data=captions,
         captions=captions,
