@@ -140,7 +140,11 @@ class DuckDBHammingIndex(BaseCodeStore):
         )[0][0]
         # In-memory databases have no path: key them by this connection.
         self._lock_key = (database if database != "memory" else id(self), self.table)
-        self._sync_n_bits()
+        try:
+            self._sync_n_bits()
+        except BaseException:
+            self.close()  # a refused table must not leak the connection
+            raise
 
     # -- plumbing -------------------------------------------------------------
 

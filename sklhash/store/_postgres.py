@@ -165,7 +165,11 @@ class PostgresHammingIndex(BaseCodeStore):
             self._conn, self._owns = connect(dsn), True
         self._sql = psycopg.sql
         self._lock = threading.Lock()  # psycopg connections are not for two threads
-        self._sync_n_bits()
+        try:
+            self._sync_n_bits()
+        except BaseException:
+            self.close()  # a refused table must not leak the connection
+            raise
 
     # -- plumbing -------------------------------------------------------------
 
