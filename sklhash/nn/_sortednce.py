@@ -1,0 +1,375 @@
+"""SortedNCE without the ``(n, n, n)`` soft permutations: exact, grouped by tie.
+
+NSH's SortedNCE (Shen et al., "Learning to Hash Naturally Sorts", IJCAI
+2022; sklhash DESIGN.md section 3.2) soft-sorts, for every anchor ``i``, the
+code similarities ``s_ij = b1_i . b2_j / (2K) + 0.5`` with SoftSort (Prillo &
+Eisenschlos, ICML 2020), ``P_i[r, j] = softmax_j(-|sort(s_i)_r - s_ij| / tau)``,
+gathers the view-1 latents in that order, ``E_ir = sum_j P_i[r, j] z1_j``,
+and scores ``c_ir = cos(E_ir, z2_i)``. Written out
+(:func:`sklhash.nn.losses.sorted_nce_loss`, the reference), that is an
+``(n, n, n)`` tensor of permutations and an ``(n, n, d)`` tensor of
+gathered latents per batch: ``O(n^3 d)`` work and about 0.5 GiB at
+``n = 256``.
+
+Two facts make most of it redundant, without changing the mathematics:
+
+* Row ``r`` of ``P_i`` depends on ``r`` only through the sorted *value*
+  ``sort(s_i)_r``: ranks holding equal similarities share ``E`` and ``c``.
+* Column ``j`` of ``P_i`` depends on ``j`` only through ``s_ij``: items of
+  equal similarity get equal weight, so only the *sums* of their latents,
+  ``S_il = sum_{j : s_ij = v_l} z1_j``, enter ``E``.
+
+Binary codes of ``K`` bits have at most ``K + 1`` similarity levels ``v``, so
+with ``L <= K + 1`` levels shared by all anchors ``E_ik = sum_l K_kl S_il /
+den_ik``, ``K_kl = exp(-|v_k - v_l| / tau)`` one ``L x L`` matrix and
+``den_ik = sum_l K_kl count_il``: a sparse level-membership product
+(``O(n^2 d)``) and one dense ``(2L x L) @ (L x n d)`` product replace the
+``O(n^3 d)`` gather. The backward pass is written out by hand
+(:class:`_GroupedSortedCosines`) so that it too stays in level space while
+routing the gradient exactly as the reference does: each rank ``r`` gets
+its own upstream gradient times ``dc/dv`` of its level (sort's backward
+then hands it to the item holding that rank, tied or not, because both use
+the same ``torch.sort`` call), each item ``j`` the derivative of the
+softmax logits ``-|v_k - s_ij| / tau`` in its own ``s_ij``, computed as a
+sampled product ``z_j . H_l(j)``. Nothing is approximated or truncated:
+values and gradients equal the reference's up to floating-point rounding
+(tests/test_sortednce.py). Scores off a grid (real-valued ``b``) make every
+item its own level; then anchors are processed in small chunks and the cost
+is the reference's, in bounded memory.
+"""
+
+import warnings
+
+import torch
+
+__all__ = ["sorted_nce_loss", "sorted_cosines"]
+
+# Anchors are processed in chunks whose (levels, chunk, max(levels, d))
+# temporaries hold at most this many elements. Binary codes of K bits have
+# at most K + 1 levels, so a batch of 256 with K <= 64 and d = 128 is one
+# chunk; scores off a grid get small chunks and cost what the reference
+# costs, in bounded memory.
+_CHUNK_ELEMENTS = 1 << 22
+# torch.nn.functional.normalize's default clamp of the norm.
+_EPS = 1e-12
+
+
+def _chunks(s, d):
+    """Anchor slices such that each chunk's grouped tensors stay bounded."""
+    n, m = s.shape
+    n_levels = int(torch.unique(s).numel())
+    size = n
+    while size > 1:
+        levels = min(n_levels, size * m)
+        if size * levels * max(levels, d) <= _CHUNK_ELEMENTS:
+            break
+        size = (size + 1) // 2
+    return [slice(a, a + size) for a in range(0, n, size)]
+
+
+def _csr(crow, col, values, shape):
+    with warnings.catch_warnings():
+        # The CSR layout is flagged beta; the three operations used here
+        # (sparse @ dense, its transpose, sampled_addmm) are long supported.
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support")
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+
+
+class _Chunk:
+    """Tie levels of a chunk of anchors and the grouped forward pass.
+
+    All anchors of the chunk share one list of levels (the distinct scores
+    of the chunk, ``L`` of them; an anchor's empty levels have count 0), so
+    the level-by-level SoftSort kernel ``exp(-|v_k - v_l| / tau)`` is one
+    ``L x L`` matrix and its products are single matrix multiplications over
+    a ``(L, c, d)`` layout (level-major).
+    """
+
+    def __init__(self, s, perm, Z, Y, tau, need_grad):
+        c, n = s.shape
+        d = Z.shape[1]
+        dev = s.device
+        values, item_level = torch.unique(s, sorted=True, return_inverse=True)
+        L = values.numel()
+        self.tau = tau
+        self.item_level = item_level  # (c, n)
+        self.rank_level = item_level.gather(1, perm)
+        # A[(i, l), j] = 1 when s_ij = v_l: one entry per anchor and item,
+        # rows anchor-major, columns increasing within a row (stable sort),
+        # as CSR wants.
+        key = (torch.arange(c, device=dev).unsqueeze(1) * L + item_level).flatten()
+        self.key = key
+        self.order = item_level.sort(dim=1, stable=True).indices
+        counts = torch.bincount(key, minlength=c * L)
+        crow = torch.zeros(c * L + 1, dtype=torch.long, device=dev)
+        crow[1:] = counts.cumsum(0)
+        ones = torch.ones(c * n, dtype=Z.dtype, device=dev)
+        self.A = _csr(crow, self.order.flatten(), ones, (c * L, n))
+        self.count = counts.view(c, L).T.to(Z.dtype).contiguous()  # (L, c)
+        diff = values.unsqueeze(1) - values.unsqueeze(0)
+        # The largest logit of a present level's row is 0 (the level
+        # itself), so nothing overflows and den >= 1 there; rows of empty
+        # levels are clamped only to stay finite (nothing reads them).
+        kern = torch.exp(diff.abs() / -tau)
+        self.kern = kern
+        self.den = (kern @ self.count).clamp_min(torch.finfo(Z.dtype).tiny)
+        # Summed latents of each level, level-major so that the kernel is
+        # applied by one matrix product over all anchors.
+        S = (self.A @ Z).view(c, L, d).transpose(0, 1).reshape(L, c * d)
+        if need_grad:
+            self.sgn_kern = kern * torch.sign(diff)
+            KS, SgS = (torch.cat([kern, self.sgn_kern]) @ S).view(2, L, c, d)
+        else:
+            KS = (kern @ S).view(L, c, d)
+        self.E = KS / self.den.unsqueeze(2)  # gathered latents per level
+        self.norm = self.E.norm(dim=2)
+        # Numerators E . y from the item scores a_l = sum_{j in l} z_j . y.
+        a = torch.zeros(c * L, dtype=Z.dtype, device=dev)
+        self.a = a.index_add_(0, key, (Y @ Z.T).flatten()).view(c, L).T.contiguous()
+        self.cos = (kern @ self.a) / self.den / self.norm.clamp_min(_EPS)
+        if need_grad:
+            # E_k . (sum_l sgn_kl K_kl S_l) / den_k, for dc/du in backward.
+            self.e_dot_f = (self.E * SgS).sum(2) / self.den
+
+    def cos_by_rank(self):
+        return self.cos.T.gather(1, self.rank_level)
+
+    def backward(self, grad_c, Z, Y):
+        """(dL/ds, dL/dsv, dL/dZ part, dL/dY) of this chunk."""
+        L, c, d = self.E.shape
+        n = Z.shape[0]
+        tau, den, E, cos = self.tau, self.den, self.E, self.cos
+        # A level's cosine is shared by its ranks: its upstream gradient is
+        # the sum of theirs.
+        rank_key = torch.arange(c, device=Z.device).unsqueeze(1) * L + self.rank_level
+        G = torch.zeros(c * L, dtype=grad_c.dtype, device=grad_c.device)
+        G = G.index_add_(0, rank_key.flatten(), grad_c.flatten())
+        G = G.view(c, L).T.contiguous()
+        # Per unit upstream gradient: c = (E . y) / max(|E|, eps), so
+        # dc/dnum = 1/max(|E|, eps) and dc/d|E| = -c/|E| above eps, 0 below.
+        big = self.norm > _EPS
+        norm_c = self.norm.clamp_min(_EPS)
+        g_num = 1.0 / norm_c
+        g_norm = torch.where(big, -cos / norm_c, torch.zeros_like(cos))
+        # rho_k = sum_j P_kj dL/dP_kj = E_k . dc/dE_k: zero by scale
+        # invariance of the cosine, except below eps (no normalisation).
+        rho = torch.where(big, torch.zeros_like(cos), cos)
+        # X_k = dL/dE_k / den_k, with dL/dP_kj = z_j . dL/dE_k.
+        X = ((G * g_norm / norm_c / den).unsqueeze(2) * E
+             + (G * g_num / den).unsqueeze(2) * Y.unsqueeze(0))
+        X = X.view(L, c * d)
+        # Latents: dL/dS_l = sum_k K_kl X_k; softmax logits -|u_k - s_j|/tau
+        # give dL/ds_j = sum_k sgn_kl K_kl (z_j . X_k - rho_k / den_k) / tau
+        # for item j at level l.
+        gS_H = (torch.cat([self.kern, self.sgn_kern.T]) @ X).view(2, L, c, d)
+        gS_H = gS_H.transpose(1, 2).reshape(2, c * L, d)  # anchor-major
+        grad_Z = self._transpose() @ gS_H[0]
+        grad_Y = (((G * g_num).unsqueeze(2)) * E).sum(0)
+        zh = torch.sparse.sampled_addmm(self.A, gS_H[1], Z.T, beta=0.0).values()
+        grad_s = torch.empty_like(grad_c).scatter_(1, self.order, zh.view(c, n))
+        h = (self.sgn_kern.T @ (G * rho / den)).T  # (c, L)
+        grad_s = (grad_s - h.gather(1, self.item_level)) / tau
+        # dc_k/du_k per unit upstream gradient; each rank r of level k gets
+        # its own grad_c[r] times this, which sort's backward routes to the
+        # item holding rank r, tied or not, exactly as in the reference.
+        sg_a = self.sgn_kern @ self.a
+        sg_cnt = self.sgn_kern @ self.count
+        phi = -(g_norm / norm_c * self.e_dot_f
+                + (g_num * sg_a - rho * sg_cnt) / den) / tau
+        grad_sv = grad_c * phi.T.gather(1, self.rank_level)
+        return grad_s, grad_sv, grad_Z, grad_Y
+
+    def _transpose(self):
+        # A^T as CSR: row j holds anchor i's entry at column i L + l(i, j),
+        # increasing in i, so the columns are already in CSR's order.
+        c, n = self.item_level.shape
+        crow = torch.arange(0, c * n + 1, c, device=self.key.device)
+        ones = torch.ones(c * n, dtype=self.E.dtype, device=self.key.device)
+        return _csr(crow, self.key.view(c, n).T.flatten(), ones, (n, self.A.shape[0]))
+
+
+class _GroupedSortedCosines(torch.autograd.Function):
+    """``c[i, r] = cos(sum_j P_i[r, j] Z_j, Y_i)`` from tie levels.
+
+    Inputs: the scores ``s`` (n, n), their descending sort ``sv`` with its
+    permutation ``perm`` (one ``torch.sort`` call outside, so that autograd
+    routes the gradient of ``sv`` back to ``s`` exactly as in the
+    reference), the unit latents ``Z`` (view 1) and ``Y`` (view 2) and the
+    SoftSort temperature. ``s`` gets the gradient of the items' side of
+    the softmax, ``sv`` that of the ranks' side.
+    """
+
+    @staticmethod
+    def forward(ctx, s, sv, perm, Z, Y, tau):
+        need_grad = any(ctx.needs_input_grad)
+        chunks = _chunks(s, Z.shape[1])
+        out = torch.empty_like(s)
+        kept = []
+        for b in chunks:
+            chunk = _Chunk(s[b], perm[b], Z, Y[b], tau, need_grad)
+            out[b] = chunk.cos_by_rank()
+            # One chunk: keep it for backward; several: recompute each there,
+            # so that memory stays bounded by one chunk.
+            kept.append(chunk if len(chunks) == 1 else None)
+        ctx.tau, ctx.chunks, ctx.kept = tau, chunks, kept
+        ctx.save_for_backward(s, perm, Z, Y)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_c):
+        s, perm, Z, Y = ctx.saved_tensors
+        grad_s = torch.empty_like(s)
+        grad_sv = torch.empty_like(s)
+        grad_Z = torch.zeros_like(Z)
+        grad_Y = torch.empty_like(Y)
+        for b, chunk in zip(ctx.chunks, ctx.kept, strict=True):
+            if chunk is None:
+                chunk = _Chunk(s[b], perm[b], Z, Y[b], ctx.tau, True)
+            grad_s[b], grad_sv[b], gz, grad_Y[b] = chunk.backward(grad_c[b], Z, Y[b])
+            grad_Z += gz
+        ctx.kept = None
+        return grad_s, grad_sv, None, grad_Z, grad_Y, None
+
+
+def sorted_cosines(b1, b2, z1, z2, sort_temperature=None):
+    """The rank-ordered cosines ``c_ir`` of :func:`sorted_nce_loss`.
+
+    Same arguments and result as :func:`sklhash.nn.losses.sorted_cosines`,
+    computed per similarity level (module docstring).
+
+    Parameters
+    ----------
+    b1, b2 : Tensor of shape (n, K)
+        Codes of the two views.
+    z1, z2 : Tensor of shape (n, d)
+        Latents of the two views (normalised here).
+    sort_temperature : float or None, default=None
+        SoftSort temperature; None means ``1 / K``.
+
+    Returns
+    -------
+    c : Tensor of shape (n, n)
+        ``c[i, r] = cos(sum_j P_i[r, j] z1_j, z2_i)`` where ``P_i`` soft-sorts
+        ``s_ij = b1_i . b2_j / (2K) + 0.5`` descending.
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = torch.tensor([[1., 1.], [-1., -1.]])
+    >>> z = torch.tensor([[1., 0.], [0., 1.]])
+    >>> sorted_cosines(b, b, z, z, sort_temperature=0.01).round().tolist()
+    [[1.0, 0.0], [1.0, 0.0]]
+    """
+    n_bits = b1.shape[1]
+    tau_sort = 1.0 / n_bits if sort_temperature is None else sort_temperature
+    if not tau_sort > 0:
+        raise ValueError(f"sort_temperature must be > 0, got {sort_temperature!r}.")
+    z1 = torch.nn.functional.normalize(z1, dim=1)
+    z2 = torch.nn.functional.normalize(z2, dim=1)
+    s = b1 @ b2.T / (2.0 * n_bits) + 0.5
+    sv, perm = s.sort(dim=1, descending=True)
+    return _GroupedSortedCosines.apply(s, sv, perm, z1, z2, float(tau_sort))
+
+
+def sorted_nce_loss(
+    b1,
+    b2,
+    z1,
+    z2,
+    n_positives=8,
+    temperature=0.3,
+    sort_temperature=None,
+    symmetric=False,
+):
+    """SortedNCE, exact, without the ``(n, n, n)`` soft permutations.
+
+    A drop-in for :func:`sklhash.nn.losses.sorted_nce_loss` (same arguments,
+    same value and gradients up to floating-point rounding): for anchor ``i``
+    the batch is soft-sorted by code similarity
+    ``s_ij = b1_i . b2_j / (2K) + 0.5`` (SoftSort, descending), the view-1
+    latents are gathered in that order and compared with ``z2_i``, giving
+    cosines ``c_ir``; the first ``m`` ranks are positives, the rest
+    negatives::
+
+        L = mean_i mean_{r < m} -log( e^{c_ir/tau} /
+                                      (e^{c_ir/tau} + sum_{r' >= m} e^{c_ir'/tau}) )
+
+    Ranks and items that tie in similarity are handled once per similarity
+    level (module docstring), so the ``(n, n, n)`` soft permutations and
+    ``(n, n, d)`` gathered latents of the reference are never built.
+
+    Parameters
+    ----------
+    b1, b2 : Tensor of shape (n, K)
+        Codes of the two views, in {-1, +1} in the forward pass (typically
+        :func:`sklhash.nn._ste.sign_ste` of ``tanh`` outputs). Other values
+        are allowed and give the reference's result, at the reference's
+        cost (every item its own level).
+    z1, z2 : Tensor of shape (n, d)
+        Latent vectors of the two views (normalised here).
+    n_positives : int, default=8
+        Number of top ranks ``m`` taken as positives; clipped to ``n - 1`` on
+        small batches so at least one negative remains.
+    temperature : float, default=0.3
+        Temperature ``tau`` of the contrastive logits.
+    sort_temperature : float or None, default=None
+        Temperature of SoftSort; None means ``1 / K``.
+    symmetric : bool, default=False
+        Also add the loss with the views' roles swapped and average.
+
+    Returns
+    -------
+    loss : Tensor, scalar
+
+    Notes
+    -----
+    Time per direction: ``O(n^2 d + L^2 n d)`` for ``L`` distinct
+    similarities in the batch (at most ``K + 1`` for ``K``-bit binary
+    codes), against the reference's ``O(n^3 d)``. Memory: a few ``(n, n)``
+    tensors (scores, sort, levels, gradients), the ``n^2``-entry sparse
+    level-membership matrices and ``(L, n, d)`` level tensors, about ten
+    of them alive at the peak; anchors are chunked so that
+    ``chunk * L * max(L, d) <= 2**22``. Measured (one forward + backward,
+    symmetric, ``K = 32``, ``d = 128``, float32, peak resident memory above
+    the inputs): about 15 MiB at ``n = 128`` and 33 MiB at ``n = 256``,
+    against 130 MiB and 520 MiB for the reference
+    (``benchmarks/bench_nsh_speed.py``; tests/test_sortednce.py checks
+    the 256 case stays below 64 MiB).
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> b = torch.randn(16, 8, generator=g).sign()
+    >>> z = torch.randn(16, 4, generator=g)
+    >>> loss = sorted_nce_loss(b, b, z, z + 0.01, n_positives=2)
+    >>> bool(torch.isfinite(loss))
+    True
+    """
+    if b1.shape != b2.shape or z1.shape != z2.shape or b1.shape[0] != z1.shape[0]:
+        raise ValueError(
+            "b1, b2 must share one shape and z1, z2 another, with the same "
+            f"number of rows; got {tuple(b1.shape)}, {tuple(b2.shape)}, "
+            f"{tuple(z1.shape)}, {tuple(z2.shape)}."
+        )
+    if n_positives < 1:
+        raise ValueError(f"n_positives must be >= 1, got n_positives={n_positives!r}.")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got temperature={temperature!r}.")
+    n = b1.shape[0]
+    if n < 2:
+        # One item has no negatives: no signal, but keep the graph connected.
+        return 0.0 * (b1.sum() + b2.sum() + z1.sum() + z2.sum())
+    m = min(int(n_positives), n - 1)
+
+    def one_way(ba, bb, za, zb):
+        c = sorted_cosines(ba, bb, za, zb, sort_temperature) / temperature
+        neg = torch.logsumexp(c[:, m:], dim=1, keepdim=True)
+        # -log(e^p / (e^p + e^neg)) = softplus(neg - p), computed stably.
+        return torch.nn.functional.softplus(neg - c[:, :m]).mean()
+
+    loss = one_way(b1, b2, z1, z2)
+    if symmetric:
+        loss = 0.5 * (loss + one_way(b2, b1, z2, z1))
+    return loss
