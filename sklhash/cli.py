@@ -664,6 +664,14 @@ def _cmd_search(args):
 
     if args.out:
         _check_out_file(args.out)
+    if args.backend == "faiss":
+        from .utils._optional import INSTALL, available
+
+        if not available("faiss"):
+            raise CLIError(
+                f"--backend faiss needs faiss, which is not installed: "
+                f"{INSTALL['faiss']}"
+            )
     db = _codes(args.codes_db, "database codes")
     q = _codes(args.codes_q, "query codes")
     if len(db) == 0:

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 
+from sklhash._registry import HASHERS
 from sklhash.cli import _param, build_parser, main
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -286,6 +287,25 @@ def test_user_errors_one_line_exit_2(argv, message, digits_files, codes_file,
     assert sorted(os.listdir(codes_file)) == before
 
 
+@pytest.mark.parametrize("spec", HASHERS, ids=lambda s: s.method)
+def test_every_method_checks_its_parameters(spec, digits_files, tmp_path, capsys):
+    """Every method of the hasher table: an unknown --param, and a
+    --hierarchy where the class takes none, are one-line errors before any
+    training."""
+    base = ["fit", "--method", spec.method, "--X", str(digits_files / "X.npy"),
+            "--y", str(digits_files / "y.npy"), "--out", str(tmp_path / "m")]
+    assert main([*base, "--param", "no_such_parameter=1"]) == 2
+    assert f"{spec.name} has no parameter 'no_such_parameter'" in _one_error_line(
+        capsys
+    )
+    assert main([*base, "--param", "bits=0"]) == 2
+    assert "set bits with --bits" in _one_error_line(capsys)
+    if "hierarchy" not in spec.load()(bits=8).get_params():
+        assert main([*base, "--hierarchy", "fashion-mnist"]) == 2
+        assert "takes no hierarchy" in _one_error_line(capsys)
+    assert os.listdir(tmp_path) == []
+
+
 def test_cuda_without_cuda(digits_files, tmp_path, capsys):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
@@ -312,6 +332,13 @@ def test_without_torch(digits_files, tmp_path, capsys, monkeypatch):
     assert main(["fit", "--method", "itq", "--X", X, "--threads", "1",
                  "--out", str(tmp_path / "m")]) == 0
     assert sorted(os.listdir(tmp_path)) == ["m"]
+
+
+def test_without_faiss(codes_file, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    codes = str(codes_file / "codes.npy")
+    assert main(["search", codes, codes, "--backend", "faiss"]) == 2
+    assert "pip install 'sklhash[faiss]'" in _one_error_line(capsys)
 
 
 def test_bad_files(tmp_path, capsys):
