@@ -5,9 +5,23 @@ A hasher learns ``n_bits_`` real-valued functions of the input. Its
 1 exactly where the value is strictly positive, and ``transform`` packs those
 bits into ``np.uint8`` rows (see :mod:`sklhash.codes`). Subclasses implement
 ``fit`` (setting ``n_bits_``) and ``_decision_function``; everything else --
-validation at transform time, packing, feature names, tags -- lives here once.
+validation at transform time, packing, feature names, tags, transactional
+fitting -- lives here once.
+
+Transactional fit: the ``fit`` of every subclass is wrapped (when the class
+is created, so subclasses need no code for it) so that a ``fit`` that
+raises -- any exception, ``KeyboardInterrupt`` included -- leaves the
+estimator's learned state as it was before the call: after a failed first
+fit no learned (``_``-suffixed) attribute exists, and a failed refit leaves
+the previous model intact and consistent. The wrapper snapshots the
+instance's attributes whose names end in ``_`` (learned state, by
+scikit-learn's convention) or start with ``_`` (private caches) and, on
+failure, drops those added and restores those changed. Attributes are
+restored by reference: a ``fit`` must build new arrays and models rather
+than mutate the fitted ones in place (every sklhash hasher does).
 """
 
+import functools
 from abc import ABCMeta, abstractmethod
 from numbers import Integral
 
@@ -23,6 +37,33 @@ from sklearn.utils.validation import (
 from .codes import n_bytes, pack_codes
 
 __all__ = ["BaseHasher"]
+
+
+def _state_names(estimator):
+    return [
+        name
+        for name in vars(estimator)
+        if (name.endswith("_") or name.startswith("_")) and not name.startswith("__")
+    ]
+
+
+def _transactional(fit):
+    """Wrap ``fit`` so that a failure restores the learned state it found."""
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        before = {name: vars(self)[name] for name in _state_names(self)}
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            for name in _state_names(self):
+                if name not in before:
+                    delattr(self, name)
+            vars(self).update(before)
+            raise
+
+    wrapper._sklhash_transactional = True
+    return wrapper
 
 
 class BaseHasher(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
@@ -48,6 +89,12 @@ class BaseHasher(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints: dict = {
         "bits": [Interval(Integral, 1, None, closed="left")],
     }
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        fit = cls.__dict__.get("fit")
+        if fit is not None and not getattr(fit, "_sklhash_transactional", False):
+            cls.fit = _transactional(fit)
 
     def __init__(self, bits):
         self.bits = bits

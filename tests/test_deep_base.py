@@ -14,6 +14,19 @@ from sklhash.hashers._deep import BaseDeepHasher
 from sklhash.utils._test_common import fit_small, torch_hashers
 
 
+class ToyLoss(torch.nn.Module):
+    """Pairwise same-class regression of code inner products (test only)."""
+
+    def __init__(self, scale=1.0):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, out, batch):
+        u = torch.tanh(out) * self.scale
+        s = (batch["y"][:, None] == batch["y"][None, :]).float() * 2 - 1
+        return ((u @ u.T / u.shape[1] - s) ** 2).mean()
+
+
 class ToyHasher(BaseDeepHasher):
     """Pairwise same-class regression of code inner products (test only)."""
 
@@ -32,11 +45,13 @@ class ToyHasher(BaseDeepHasher):
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
         validation_fraction=None,
         early_stopping=False,
+        on_interrupt="raise",
         quantization=None,
         scale=1.0,
     ):
@@ -50,23 +65,23 @@ class ToyHasher(BaseDeepHasher):
             optimizer=optimizer,
             weight_decay=weight_decay,
             device=device,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
             validation_fraction=validation_fraction,
             early_stopping=early_stopping,
+            on_interrupt=on_interrupt,
             quantization=quantization,
         )
         self.scale = scale
 
     def _fit_targets(self, X, y):
-        self.classes_, y_idx = np.unique(np.asarray(y), return_inverse=True)
-        return {"y": y_idx.astype(np.int64)}
+        classes, y_idx = np.unique(np.asarray(y), return_inverse=True)
+        return {"y": y_idx.astype(np.int64)}, {"classes_": classes}, {}
 
-    def _loss(self, out, batch, training):
-        u = torch.tanh(out) * self.scale
-        s = (batch["y"][:, None] == batch["y"][None, :]).float() * 2 - 1
-        return ((u @ u.T / u.shape[1] - s) ** 2).mean()
+    def _criterion(self, training, **fitted):
+        return ToyLoss, {"scale": self.scale}
 
 
 def _retrieval_precision(codes, y, k=20):
@@ -121,17 +136,16 @@ def test_pickle_round_trip(digits):
     np.testing.assert_array_equal(clone.transform(X), toy.transform(X))
 
 
-def test_pickle_keeps_the_module_in_skorchs_device_aware_part(digits):
-    # The module goes to skorch as an instance: ``module`` and ``module_``
-    # must travel together through skorch's map_location-aware pickling
-    # (otherwise a CUDA-trained model cannot be loaded on a CPU-only machine;
-    # tests/test_cuda.py checks that on a GPU). Unpickled apart, they would
-    # come back as two different objects.
+def test_net_gets_module_and_criterion_classes(digits):
+    # A class with module__* / criterion__* arguments, as skorch expects, so
+    # that skorch's own device-aware pickling covers everything and a net
+    # can be rebuilt from parameters (no instance to carry around).
     X, y = digits
     toy = ToyHasher(random_state=0).fit(X[:200], y[:200])
-    assert toy.net_.module is toy.net_.module_
-    clone = pickle.loads(pickle.dumps(toy))
-    assert clone.net_.module is clone.net_.module_
+    assert isinstance(toy.net_.module, type)
+    assert toy.net_.criterion is ToyLoss
+    assert toy.net_.criterion__scale == 1.0
+    assert type(toy.net_).cuda_dependent_attributes_ == []  # skorch's default
 
 
 def test_decision_function_matches_embed(digits):

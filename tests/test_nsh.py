@@ -8,15 +8,18 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback
 
 from sklhash import CIBHasher, ITQHasher, LSHHasher, NSHasher, pack_codes, unpack_codes
 from sklhash.nn._ste import sign_ste
+from sklhash.nn._two_view import TwoViewNetwork, split_views
 from sklhash.nn.losses import (
     cibhash_loss,
     nt_xent_loss,
     sorted_cosines,
     sorted_nce_loss,
 )
+from sklhash.nn.nsh import NSHLoss
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -226,23 +229,32 @@ def test_nsh_deterministic_pickles_and_ignores_y(digits):
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_nsh_warmup_trains_latents_first(digits):
-    X, _ = digits
-    hasher = NSHasher(bits=8, latent_dim=8, hidden_layer_sizes=(16,), max_epochs=3,
-                      warmup_epochs=2, random_state=0)
-    hasher._n_epochs = 3
+def test_nsh_warmup_trains_latents_first():
+    crit = NSHLoss(warmup_epochs=2, n_epochs=3)
     started = []
     for epoch in range(3):
-        hasher._epoch = epoch
-        started.append(hasher._sorting_started())
+        crit.epoch = epoch
+        started.append(crit.sorting_started())
     assert started == [False, False, True]
     # Warm-up never swallows the whole run; no auxiliary term, no warm-up.
-    hasher.set_params(warmup_epochs=10)
-    hasher._epoch = 2
-    assert hasher._sorting_started()
-    hasher.set_params(contrastive_weight=0.0)
-    hasher._epoch = 0
-    assert hasher._sorting_started()
+    crit = NSHLoss(warmup_epochs=10, n_epochs=3)
+    crit.epoch = 2
+    assert crit.sorting_started()
+    crit = NSHLoss(warmup_epochs=2, n_epochs=3, contrastive_weight=0.0)
+    assert crit.sorting_started()
+
+
+def test_epoch_reaches_the_criterion_through_the_net(digits):
+    X, _ = digits
+    seen = []
+
+    class Spy(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append(net.criterion_.epoch)
+
+    NSHasher(bits=8, latent_dim=8, hidden_layer_sizes=(16,), batch_size=64,
+             max_epochs=3, callbacks=[Spy()], random_state=0).fit(X[:128])
+    assert seen == [0, 1, 2]
 
 
 def _fashion_like_images(n=96):
@@ -289,20 +301,21 @@ def test_nsh_bad_parameters(digits, params, match):
         NSHasher(bits=8, max_epochs=1, **params).fit(X[:40])
 
 
+def _two_view_net(X):
+    torch.manual_seed(0)
+    return TwoViewNetwork("mlp", X.shape[1:], bits=8, augmentation="features",
+                          hidden_layer_sizes=(16,), latent_dim=8)
+
+
 def test_warmup_passes_no_gradient_to_the_code_head(digits):
     X, _ = digits
-    hasher = NSHasher(bits=8, latent_dim=8, hidden_layer_sizes=(16,), max_epochs=3,
-                      warmup_epochs=2, random_state=0)
-    hasher._n_epochs = 3
-    torch.manual_seed(0)
-    hasher._feature_scale = np.ones(X.shape[1], dtype=np.float32)
-    net = hasher._build_module(X.shape[1:])
-    batch = {"X": torch.as_tensor(X[:32])}
+    net = _two_view_net(X)
+    crit = NSHLoss(warmup_epochs=2, n_epochs=3)
+    X = torch.as_tensor(X[:32])
     for epoch, expect_grad in [(0, False), (2, True)]:
-        hasher._epoch = epoch
+        crit.epoch = epoch
         net.zero_grad()
-        loss = hasher._loss(net(batch["X"]), batch, training=True)
-        loss.backward()
+        crit(net(X, augment=True), {}).backward()
         grad = net.hash.weight.grad
         has_grad = grad is not None and bool(grad.abs().sum() > 0)
         assert has_grad is expect_grad
@@ -310,19 +323,16 @@ def test_warmup_passes_no_gradient_to_the_code_head(digits):
 
 def test_code_contrastive_term_adds_cibhash_loss_on_the_code_head(digits):
     X, _ = digits
-    hasher = NSHasher(bits=8, latent_dim=8, hidden_layer_sizes=(16,), max_epochs=3,
-                      warmup_epochs=1, code_contrastive_weight=2.0, random_state=0)
-    hasher._n_epochs, hasher._epoch = 3, 2
-    torch.manual_seed(0)
-    hasher._feature_scale = np.ones(X.shape[1], dtype=np.float32)
-    net = hasher._build_module(X.shape[1:])
-    batch = {"X": torch.as_tensor(X[:32])}
-    out = net(batch["X"])  # one draw of the two views, used for both losses
-    with_term = hasher._loss(out, batch, training=False)
-    hasher.code_contrastive_weight = 0.0
-    without = hasher._loss(out, batch, training=False)
-    expected = 2.0 * cibhash_loss(out[0], out[1], 0.5, 0.001, stochastic=False)
-    assert torch.isclose(with_term - without, expected, atol=1e-5)
+    net = _two_view_net(X)
+    out = net(torch.as_tensor(X[:32]), augment=True)  # one draw of the views
+    kw = dict(warmup_epochs=1, n_epochs=3)
+    with_term, without = NSHLoss(code_contrastive_weight=2.0, **kw), NSHLoss(**kw)
+    for crit in (with_term, without):
+        crit.epoch = 2
+        crit.eval()
+    h1, h2, _, _ = split_views(out)
+    expected = 2.0 * cibhash_loss(h1, h2, 0.5, 0.001, stochastic=False)
+    assert torch.isclose(with_term(out, {}) - without(out, {}), expected, atol=1e-5)
 
 
 def test_latent_codes_are_itq_of_the_trained_latents(digits):

@@ -11,7 +11,12 @@ from sklearn.datasets import load_digits
 from sklhash import LSHHasher, SemanticKLHasher
 from sklhash.datasets import make_hierarchical_blobs
 from sklhash.metrics import mean_average_hierarchical_precision, mean_average_precision
-from sklhash.similarity import EmbeddingSimilarity, LabelHierarchy
+from sklhash.nn.semantic_kl import SemanticKLLoss
+from sklhash.similarity import (
+    EmbeddingSimilarity,
+    LabelHierarchy,
+    resolve_similarity_targets,
+)
 
 FAST = dict(bits=16, hidden_layer_sizes=(64,), batch_size=128, random_state=0)
 
@@ -84,10 +89,12 @@ def test_target_similarity_attribute(blobs):
 
 def _batch_targets(est, X, y, rows):
     """The target matrix the loss sees for training rows ``rows``."""
-    targets = est._fit_targets(X, y)
-    batch = {k: torch.as_tensor(v[rows]) for k, v in targets.items()}
-    batch["idx"] = torch.as_tensor(rows)
-    return est._batch_similarity(batch, torch.zeros(len(rows), 4)).numpy()
+    t = resolve_similarity_targets(y, len(X), similarity=est.similarity,
+                                   hierarchy=est.hierarchy)
+    crit = SemanticKLLoss(t.kind, target_similarity=t.class_similarity,
+                          pair_similarity=t.pair_similarity)
+    batch = {k: torch.as_tensor(v[rows]) for k, v in t.arrays.items()}
+    return crit.batch_similarity(batch, torch.zeros(len(rows), 4)).numpy()
 
 
 def test_multilabel_targets_are_jaccard():
@@ -275,10 +282,9 @@ def test_class_level_embedding_similarity(digits):
     [(0.0, 4, [1, 1, 1, 1]), (1.0, 4, [0.25, 0.5, 0.75, 1]), (0.5, 4, [0.5, 1, 1, 1])],
 )
 def test_kl_warmup_schedule(warmup, n_epochs, expected):
-    est = SemanticKLHasher(kl_warmup=warmup)
-    est._n_epochs = n_epochs
+    crit = SemanticKLLoss("multilabel", kl_warmup=warmup, n_epochs=n_epochs)
     got = []
     for epoch in range(n_epochs):
-        est._epoch = epoch
-        got.append(est._kl_scale())
+        crit.epoch = epoch
+        got.append(crit.kl_scale())
     np.testing.assert_allclose(got, expected)

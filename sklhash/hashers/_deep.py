@@ -7,43 +7,82 @@ validates the data, builds a private skorch ``NeuralNet`` (``net_``) and trains
 it; ``__init__`` only stores parameters, so ``clone``, ``GridSearchCV`` and
 scikit-learn's common checks work.
 
+The net is an ordinary skorch net: a module **class** with ``module__*``
+arguments, a criterion **class** (a pure-torch loss under :mod:`sklhash.nn`,
+called as ``criterion(output, batch)``) with ``criterion__*`` arguments, and
+no reference back to the estimator. Epoch schedules live in the criterion
+(its ``epoch`` attribute is set by :class:`~._skorch_net.CriterionEpoch`).
+Inference runs through ``net.forward_iter``.
+
 Writing a deep hasher
 ---------------------
 A subclass lists every parameter of the base in its own ``__init__`` (as
-scikit-learn requires explicit signatures), extends ``_parameter_constraints``
-and implements:
+scikit-learn requires explicit signatures; the docstring may use the
+``%(deep_params)s`` and ``%(deep_attrs)s`` placeholders, filled from the
+shared fragments below with the subclass's own defaults), extends
+``_parameter_constraints`` and implements:
 
-``_loss(self, out, batch, training)``
-    Returns a scalar tensor. ``out`` is what the module returns for the batch
-    (for :class:`~sklhash.nn.backbones.HashModule`, the pre-activation values
-    ``h`` of shape (n, bits)); ``batch`` is a dict of tensors on the training
-    device: ``"X"`` (inputs), ``"idx"`` (row numbers in the training set) and
-    every per-sample array returned by ``_fit_targets``. A batch can hold a
-    single sample, and pairwise losses must stay finite then. Epoch-dependent
-    schedules read ``self._epoch`` (0-based) and ``self._n_epochs``.
+``_criterion(self, training, **fitted)``
+    Returns ``(criterion_class, kwargs)``. The criterion takes
+    ``(output, batch)``: the module's output and a dict of tensors on the
+    training device, ``"X"`` (inputs), ``"idx"`` (row numbers) and every
+    per-sample array from ``_fit_targets``. A batch can hold a single
+    sample, and pairwise losses must stay finite then.
 
 and may override:
 
 ``_fit_targets(self, X, y)``
-    Validates ``y`` and returns a dict of per-sample numpy arrays (first
-    dimension ``n_samples``) added to every batch; may set learned attributes
-    such as ``classes_``. The default ignores ``y`` (unsupervised).
-``_build_module(self, input_shape)``
-    Returns the torch module. The default is backbone + linear hash layer.
-``_codes_from_output(self, out)``
-    Extracts the (n, bits) decision values from the module output; the
+    Validates ``y`` and returns ``(arrays, fitted, training)``: per-sample
+    numpy arrays added to every batch, learned attributes (``classes_``,
+    ``centers_``, ...) published only once training succeeded, and
+    training-only arguments handed to ``_module`` / ``_criterion``.
+``_module(self, input_shape, training, **fitted)``
+    Returns ``(module_class, kwargs)``; the default is
+    :class:`~sklhash.nn.backbones.HashNetwork`. The module's ``forward(X,
+    augment=False)`` returns one output type in train and eval mode.
+``_codes_from_output(self, out, fitted)``
+    The (n, bits) continuous codes from a batch of module output; the
     default returns ``tanh(out)``.
+``_fitted_from_net(self, net)``
+    Learned attributes read off the trained net (e.g. HashNet's ``beta_``).
+``_net_meta`` (class attribute)
+    Names of the fitted attributes that ``_module`` / ``_criterion`` need.
 ``_uses_targets`` (class attribute)
     ``True`` for supervised hashers: ``fit`` then requires ``y`` unless
     ``_targets_optional(self)`` says otherwise.
+
+Rebuilding a fitted net (the persistence contract)
+--------------------------------------------------
+A fitted hasher is fully described by ``get_params()``, its ``_``-suffixed
+attributes other than ``net_`` and ``history_`` (``input_shape_``,
+``device_``, ``n_bits_``, ``quantizer_``, and the class's own such as
+``classes_``, ``target_similarity_``, ``beta_``), and the trained
+``net_.module_.state_dict()``. ``est._make_net(input_shape, device,
+**fitted_meta)`` returns an initialised, untrained skorch net built from the
+parameters and ``fitted_meta = {name: getattr(est, name) for name in
+est._net_meta}``; loading the ``state_dict`` into its ``module_`` restores
+the trained network. ``est._rebuild_net(device=None)`` does exactly that
+(without the ``state_dict``) from a fitted or restored estimator, leaving
+the caller's torch random state alone. Training-only inputs (``training``)
+are not needed to encode.
 
 Determinism: ``fit`` seeds torch from ``random_state`` inside
 ``torch.random.fork_rng``, so the caller's global torch state is untouched and
 the same ``random_state`` gives the same codes on CPU. Pickling goes through
 skorch, which maps a CUDA-trained network to the CPU when no GPU is present.
+
+Faults: ``fit`` publishes nothing until every epoch ran and every weight is
+finite. A non-finite loss or weight raises ``ValueError`` naming the epoch;
+Ctrl-C (``KeyboardInterrupt``, which skorch's loop would swallow) is raised
+again, unless ``on_interrupt="keep"``, which keeps the partly trained model
+with a warning naming the epochs completed. The estimator's previous fitted
+state is left as it was in every failing case (see
+:class:`~sklhash._base.BaseHasher`).
 """
 
-from abc import abstractmethod
+import copy
+import inspect
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -53,11 +92,112 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import BaseHasher
-from ..utils._device import resolve_device
+from ..utils._device import limit_threads, resolve_device
 
 __all__ = ["BaseDeepHasher"]
 
 _EARLY_STOPPING_PATIENCE = 5
+
+# The parameters every deep hasher shares, documented once. ``{name}`` is
+# replaced by the subclass's default for ``name``.
+_DEEP_PARAMS_DOC = """\
+    backbone : {{"identity", "mlp", "cnn"}} or torch.nn.Module, default={backbone}
+        Feature extractor before the hash layer: ``"identity"`` for
+        precomputed features, ``"mlp"`` for raw feature vectors, ``"cnn"``
+        for raw images, channels first: ``(n, C, H, W)`` arrays or flat rows
+        of a square image (a channels-last ``(n, H, W, C)`` array is refused
+        with a ``ValueError``). A module is deep-copied at every ``fit``, so
+        the module passed is never trained in place.
+    hidden_layer_sizes : tuple of int, default={hidden_layer_sizes}
+        Fully connected layers of the ``"mlp"`` and ``"cnn"`` backbones.
+    max_epochs : int, default={max_epochs}
+        Number of passes over the training data.
+    batch_size : int, default={batch_size}
+        Mini-batch size (clipped to the number of samples); the pairs, views
+        or targets of the loss are formed within a batch.
+    lr : float, default={lr}
+        Learning rate.
+    optimizer : {{"adam", "adamw", "sgd"}}, default={optimizer}
+        Optimiser.
+    weight_decay : float, default={weight_decay}
+        L2 penalty of the optimiser.
+    device : str, default={device}
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when
+        available); where ``fit`` trains and where the model encodes.
+    n_jobs : int or None, default={n_jobs}
+        Threads torch and BLAS may use during ``fit`` and encoding
+        (scikit-learn's convention: None means 1 unless in a
+        :func:`joblib.parallel_config` context, -1 means all CPUs). The
+        setting is restored afterwards. One thread is the default because
+        more were measured slower for these small networks on CPU: on a
+        2-core machine, 2 threads took 4.7 times (NSHasher) and 6.9 times
+        (SemanticKLHasher) as long on digits, and 3.5 and 6.6 times with
+        another process busy (``docs/deep_hashers.md``).
+    random_state : int, RandomState instance or None, default={random_state}
+        Seeds initialisation, batch order and every random choice of the
+        method (views, KL target draws, hash centres); the same value gives
+        the same codes on CPU.
+    verbose : int, default={verbose}
+        1 prints a line per epoch and shows a progress bar.
+    callbacks : list of skorch callbacks or None, default={callbacks}
+        Extra callbacks of the private ``NeuralNet``.
+    validation_fraction : float or None, default={validation_fraction}
+        Fraction of the training data held out to report ``valid_loss`` on
+        (and to stop early on). None trains on everything.
+    early_stopping : bool, default={early_stopping}
+        Stop when the monitored loss (validation loss if there is a
+        validation split, else training loss) has not improved for 5
+        epochs, and keep the best weights.
+    on_interrupt : {{"raise", "keep"}}, default={on_interrupt}
+        What ``fit`` does on ``KeyboardInterrupt`` (Ctrl-C) during training:
+        ``"raise"`` raises it again and keeps nothing of this fit (a
+        previous model stays as it was); ``"keep"`` keeps the partly trained
+        model and warns how many epochs it had.
+"""
+
+_DEEP_ATTRS_DOC = """\
+    net_ : skorch.NeuralNet
+        The trained network wrapper.
+    history_ : skorch.History
+        Per-epoch losses.
+    device_ : str
+        Device resolved from ``device``.
+    input_shape_ : tuple of int
+        Shape of one training sample (``(n_features,)`` or ``(C, H, W)``).
+    quantizer_ : HouseholderQuantizer, ITQHasher or None
+        Second stage mapping the network's outputs to codes: a
+        :class:`~sklhash.HouseholderQuantizer` with
+        ``quantization="householder"``, :class:`~sklhash.NSHasher`'s
+        :class:`~sklhash.ITQHasher` on its latents, else None.
+    n_bits_ : int
+        Code length.
+    n_features_in_ : int
+        Number of features seen during ``fit`` (channels for image arrays).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when they are all strings.
+"""
+
+
+def _doc_value(value):
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _fill_docstring(cls):
+    doc = cls.__dict__.get("__doc__")
+    if not doc or "%(deep_" not in doc:
+        return
+    defaults = {
+        name: _doc_value(p.default)
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    cls.__doc__ = doc.replace(
+        "%(deep_params)s", _DEEP_PARAMS_DOC.format(**defaults)
+    ).replace("%(deep_attrs)s", _DEEP_ATTRS_DOC)
+
+
+def _silent(*args, **kwargs):
+    """Sink of the early-stopping callback (module level, so it pickles)."""
 
 
 class BaseDeepHasher(BaseHasher):
@@ -69,57 +209,14 @@ class BaseDeepHasher(BaseHasher):
     ----------
     bits : int
         Code length.
-    backbone : {"identity", "mlp", "cnn"} or torch.nn.Module
-        Feature extractor before the hash layer (see
-        :func:`sklhash.nn.backbones.build_backbone`).
-    hidden_layer_sizes : tuple of int
-        Fully connected layers of the ``"mlp"`` and ``"cnn"`` backbones.
-    max_epochs : int
-        Number of passes over the training data.
-    batch_size : int
-        Mini-batch size (clipped to the number of samples).
-    lr : float
-        Learning rate.
-    optimizer : {"adam", "adamw", "sgd"}
-        Optimiser.
-    weight_decay : float
-        L2 penalty passed to the optimiser.
-    device : {"cpu", "cuda", "auto"} or str
-        Where to train and encode; ``"auto"`` picks CUDA when available.
-    random_state : int, RandomState instance or None
-        Seeds weight initialisation, batch order and any sampling inside the
-        loss.
-    verbose : int
-        0 is silent; 1 prints a line per epoch and shows a progress bar.
-    callbacks : list of skorch callbacks or None
-        Extra callbacks for the private ``NeuralNet``.
-    validation_fraction : float or None
-        Fraction of the training data held out to report ``valid_loss``
-        (and to stop early on). ``None`` trains on everything.
-    early_stopping : bool
-        Stop when the monitored loss (validation loss if there is a
-        validation split, else training loss) has not improved for 5
-        epochs, and keep the best weights.
-    quantization : str or None
+%(deep_params)s    quantization : str or None, default=None
         ``"householder"`` trains without quantisation term and then fits a
         :class:`~sklhash.HouseholderQuantizer` on the training outputs
         (two-stage); other values are interpreted by the subclass's loss.
 
     Attributes
     ----------
-    net_ : skorch.NeuralNet
-        The trained network wrapper.
-    history_ : skorch.History
-        Per-epoch losses.
-    device_ : str
-        Device resolved from ``device``.
-    quantizer_ : HouseholderQuantizer or None
-        Second stage when ``quantization="householder"``.
-    n_bits_ : int
-        Code length.
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-    """
+%(deep_attrs)s"""
 
     _parameter_constraints = {
         **BaseHasher._parameter_constraints,
@@ -131,15 +228,22 @@ class BaseDeepHasher(BaseHasher):
         "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str],
+        "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "early_stopping": ["boolean"],
+        "on_interrupt": [StrOptions({"raise", "keep"})],
         "quantization": [StrOptions({"householder"}), None],
     }
 
     _uses_targets = False
+    _net_meta = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _fill_docstring(cls)
 
     def __init__(
         self,
@@ -153,11 +257,13 @@ class BaseDeepHasher(BaseHasher):
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
         validation_fraction=None,
         early_stopping=False,
+        on_interrupt="raise",
         quantization=None,
     ):
         super().__init__(bits=bits)
@@ -169,45 +275,192 @@ class BaseDeepHasher(BaseHasher):
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
+        self.on_interrupt = on_interrupt
         self.quantization = quantization
 
     # ----------------------------------------------------------------- hooks
     def _fit_targets(self, X, y):
-        return {}
+        """(per-sample arrays, fitted attributes, training-only arguments)."""
+        return {}, {}, {}
 
     def _targets_optional(self):
         return not self._uses_targets
 
-    def _build_module(self, input_shape):
-        from ..nn.backbones import HashModule, build_backbone
+    def _backbone_copy(self):
+        """The ``backbone`` parameter, deep-copied when it is a module.
 
-        backbone, n_out = build_backbone(
-            self.backbone, input_shape, tuple(self.hidden_layer_sizes)
+        A user module is cloned, as scikit-learn clones estimators: training
+        never changes the object passed, two hashers sharing it do not
+        interfere, and a refit starts from the same weights.
+        """
+        if isinstance(self.backbone, str):
+            return self.backbone
+        return copy.deepcopy(self.backbone)
+
+    def _module(self, input_shape, training, **fitted):
+        from ..nn.backbones import HashNetwork
+
+        return HashNetwork, {
+            "backbone": self._backbone_copy(),
+            "input_shape": tuple(input_shape),
+            "bits": self.bits,
+            "hidden_layer_sizes": tuple(self.hidden_layer_sizes),
+        }
+
+    def _criterion(self, training, **fitted):
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _criterion."
         )
-        return HashModule(backbone, n_out, self.bits)
 
-    def _codes_from_output(self, out):
+    def _codes_from_output(self, out, fitted):
         import torch
 
         return torch.tanh(out)
 
-    @abstractmethod
-    def _loss(self, out, batch, training):
-        """Scalar training loss of one batch (see the module docstring)."""
+    def _fitted_from_net(self, net):
+        return {}
+
+    def _check_params(self):
+        """Check parameter combinations before anything is fitted (hook)."""
 
     # ------------------------------------------------------------ validation
     def _validate_transform_input(self, X):
-        return validate_data(
+        X = validate_data(
             self, X, reset=False, dtype=np.float32, allow_nd=self._allow_nd()
         )
+        if tuple(X.shape[1:]) != tuple(self.input_shape_):
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but "
+                f"{type(self).__name__} was fitted on samples of shape "
+                f"{tuple(self.input_shape_)}."
+            )
+        return X
 
     def _allow_nd(self):
         return not isinstance(self.backbone, str) or self.backbone == "cnn"
+
+    # ------------------------------------------------------------------- net
+    def _make_net(self, input_shape, device="cpu", training=None, **fitted):
+        """An initialised, untrained skorch net for this estimator.
+
+        Built from the parameters, the fitted metadata named in
+        ``_net_meta`` (passed as keywords) and, during ``fit`` only, the
+        training-only arguments ``training`` (``n_samples``, ``seed`` and
+        what ``_fit_targets`` returned). Initialising the module draws from
+        torch's global generator: ``fit`` seeds it, other callers should use
+        :meth:`_rebuild_net`.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            Shape of one sample (``input_shape_`` once fitted).
+        device : str, default="cpu"
+            torch device of the net.
+        training : dict or None, default=None
+            Training-only arguments; None builds a net for encoding.
+        **fitted
+            The fitted attributes named in ``_net_meta``.
+
+        Returns
+        -------
+        net : HasherNet
+            ``initialize()`` has been called; load a ``state_dict`` into
+            ``net.module_`` to restore trained weights.
+        """
+        import torch
+        from skorch.callbacks import EarlyStopping, ProgressBar
+        from skorch.dataset import ValidSplit
+
+        from ._skorch_net import CriterionEpoch, HasherNet
+
+        training = {} if training is None else training
+        n = training.get("n_samples")
+        batch_size = self.batch_size if n is None else min(self.batch_size, n)
+        callbacks = [("criterion_epoch", CriterionEpoch())]
+        train_split = None
+        if training and self.validation_fraction is not None and n >= 4:
+            train_split = ValidSplit(
+                self.validation_fraction,
+                stratified=False,
+                random_state=training["seed"],
+            )
+        if self.early_stopping:
+            monitor = "valid_loss" if train_split is not None else "train_loss"
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor=monitor,
+                        patience=_EARLY_STOPPING_PATIENCE,
+                        load_best=True,
+                        sink=_silent,
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks += list(self.callbacks or [])
+        optimizer = {
+            "adam": torch.optim.Adam,
+            "adamw": torch.optim.AdamW,
+            "sgd": torch.optim.SGD,
+        }[self.optimizer]
+        module, module_kwargs = self._module(input_shape, training, **fitted)
+        criterion, criterion_kwargs = self._criterion(training, **fitted)
+        net = HasherNet(
+            module=module,
+            criterion=criterion,
+            optimizer=optimizer,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=batch_size,
+            # A tiny last batch makes pairwise losses noisy: drop it when
+            # there is more than one batch.
+            iterator_train__shuffle=True,
+            iterator_train__drop_last=n is not None and n > batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=device,
+            verbose=self.verbose,
+            **{f"module__{k}": v for k, v in module_kwargs.items()},
+            **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
+        )
+        return net.initialize()
+
+    def _net_fitted_meta(self):
+        """The fitted attributes :meth:`_make_net` needs, by name."""
+        return {name: getattr(self, name) for name in self._net_meta}
+
+    def _rebuild_net(self, device=None):
+        """An untrained net shaped like ``net_``, from parameters and metadata.
+
+        Parameters
+        ----------
+        device : str or None, default=None
+            None means ``device_`` when CUDA is there, else ``"cpu"``.
+
+        Returns
+        -------
+        net : HasherNet
+            Initialised; the caller's torch random state is left alone.
+        """
+        import torch
+
+        if device is None:
+            device = self.device_
+            if str(device).startswith("cuda") and not torch.cuda.is_available():
+                device = "cpu"
+        with torch.random.fork_rng(devices=[]):
+            return self._make_net(
+                self.input_shape_, resolve_device(device), **self._net_fitted_meta()
+            )
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -217,7 +470,8 @@ class BaseDeepHasher(BaseHasher):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Training data; image arrays need ``backbone="cnn"``.
+            Training data; image arrays (channels first) need
+            ``backbone="cnn"`` or a module backbone.
         y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
             Class labels or a multi-label indicator matrix for supervised
             hashers; ignored by unsupervised ones.
@@ -244,113 +498,69 @@ class BaseDeepHasher(BaseHasher):
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         fork_devices = [torch.device(device)] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=fork_devices):
+        with limit_threads(self.n_jobs), torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
-            targets = self._fit_targets(X, y)
-            net = self._train(X, targets, device, seed)
-            quantizer = self._fit_second_stage(net, X, seed)
-        self.net_ = net
-        self.history_ = net.history
-        self.device_ = device
-        self.quantizer_ = quantizer
-        self.n_bits_ = self.bits
+            fitted = self._fit_network(X, y, device, seed)
+        # Published at once, only now that training and the second stage
+        # succeeded.
+        for name, value in fitted.items():
+            setattr(self, name, value)
         return self
 
-    def _train(self, X, targets, device, seed):
-        import torch
-        from skorch.callbacks import EarlyStopping, ProgressBar
-        from skorch.dataset import ValidSplit
-
-        from ._skorch_net import EpochCounter, HasherNet
-
+    def _fit_network(self, X, y, device, seed):
+        """Train; return every learned attribute, without setting any."""
         n = X.shape[0]
+        arrays, fitted, training = self._fit_targets(X, y)
         data = {"X": X, "idx": np.arange(n, dtype=np.int64)}
-        for key, value in targets.items():
+        for key, value in arrays.items():
             if len(value) != n:
                 raise RuntimeError(f"target {key!r} has {len(value)} rows, not {n}")
             data[key] = value
-        batch_size = min(self.batch_size, n)
-        callbacks = [("epoch_counter", EpochCounter(self))]
-        train_split = None
-        if self.validation_fraction is not None and n >= 4:
-            train_split = ValidSplit(
-                self.validation_fraction, stratified=False, random_state=seed
-            )
-        if self.early_stopping:
-            monitor = "valid_loss" if train_split is not None else "train_loss"
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor=monitor,
-                        patience=_EARLY_STOPPING_PATIENCE,
-                        load_best=True,
-                        sink=lambda *a: None,
-                    ),
-                )
-            )
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks += list(self.callbacks or [])
-        optimizer = {
-            "adam": torch.optim.Adam,
-            "adamw": torch.optim.AdamW,
-            "sgd": torch.optim.SGD,
-        }[self.optimizer]
-        self._epoch = 0
-        self._n_epochs = self.max_epochs
-        net = HasherNet(
-            module=self._build_module(X.shape[1:]),
-            criterion=torch.nn.Identity,
-            optimizer=optimizer,
-            optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=batch_size,
-            # A tiny last batch makes pairwise losses noisy: drop it when
-            # there is more than one batch.
-            iterator_train__shuffle=True,
-            iterator_train__drop_last=n > batch_size,
-            train_split=train_split,
-            callbacks=callbacks,
-            device=device,
-            verbose=self.verbose,
-            hasher=self,
+        net = self._make_net(
+            X.shape[1:],
+            device,
+            training={"n_samples": n, "seed": seed, **training},
+            **{name: fitted[name] for name in self._net_meta},
         )
-        net.fit(data, None)
-        return net
+        net.partial_fit(data, None)
+        self._check_training_outcome(net)
+        fitted.update(self._fitted_from_net(net))
+        fitted.update(
+            net_=net,
+            history_=net.history,
+            device_=device,
+            input_shape_=tuple(X.shape[1:]),
+            n_bits_=self.bits,
+        )
+        fitted["quantizer_"] = self._fit_second_stage(X, seed, fitted)
+        return fitted
 
-    # ------------------------------------------------------------- transform
-    def _forward(self, net, X, codes=True, head=None):
-        """Run the module on ``X`` in eval mode, in chunks, without gradients.
+    def _check_training_outcome(self, net):
+        from ._skorch_net import all_finite
 
-        ``codes=True`` applies ``_codes_from_output``; ``False`` returns the
-        raw (pre-nonlinearity) output of the code head. ``head``, a function
-        of the module and an input batch, replaces the module's forward.
-        """
-        import torch
+        name = type(self).__name__
+        done = net.interrupted_epoch_
+        if done is not None:
+            if self.on_interrupt == "raise":
+                raise KeyboardInterrupt(
+                    f"{name}.fit interrupted after {done} of {self.max_epochs} "
+                    "epochs; nothing was kept (on_interrupt='keep' keeps the "
+                    "partly trained model)."
+                )
+            warnings.warn(
+                f"{name}.fit was interrupted after {done} of {self.max_epochs} "
+                "epochs; keeping the partly trained model (on_interrupt='keep').",
+                UserWarning,
+                stacklevel=4,
+            )
+        if not all_finite(net.module_):
+            raise ValueError(
+                f"{name}: the network weights are not finite after epoch "
+                f"{len(net.history)}; no model was kept. Lower lr or scale the "
+                "input features."
+            )
 
-        module = net.module_
-        module.eval()
-        step = max(self.batch_size, 1024)
-        outs = []
-        with torch.no_grad():
-            for start in range(0, X.shape[0], step):
-                batch = torch.as_tensor(X[start : start + step], device=net.device)
-                out = module(batch) if head is None else head(module, batch)
-                if codes:
-                    out = self._codes_from_output(out)
-                elif isinstance(out, (tuple, list)):
-                    out = out[0]
-                outs.append(out.float().cpu().numpy())
-        if not outs:
-            return np.zeros((0, self.bits), dtype=np.float32)
-        return np.concatenate(outs)
-
-    def _check_params(self):
-        """Check parameter combinations before anything is fitted (hook)."""
-
-    def _fit_second_stage(self, net, X, seed):
+    def _fit_second_stage(self, X, seed, fitted):
         """Fit what maps the trained network's outputs to codes, or None."""
         if self.quantization != "householder":
             return None
@@ -358,20 +568,48 @@ class BaseDeepHasher(BaseHasher):
 
         # Rotate the embedding the loss shaped (after the code
         # nonlinearity), not the raw pre-activations.
-        Z = self._forward(net, X)
-        return HouseholderQuantizer(bits=self.bits, random_state=seed).fit(Z)
+        Z = self._embedding(X, fitted)
+        return HouseholderQuantizer(
+            bits=self.bits, random_state=seed, device=fitted["device_"]
+        ).fit(Z)
 
-    def _embedding(self, X):
-        """What the fitted second stage (if any) turns into codes.
+    # ------------------------------------------------------------- transform
+    def _network_outputs(self, net, X, fn):
+        """``fn(batch output)`` for every batch of ``X``, as one float32 array.
+
+        Runs ``net.forward_iter`` (eval mode, no gradient, batches of the
+        training batch size) and applies ``fn`` on the training device.
+        The DataLoader behind it draws a seed from torch's global generator;
+        forking keeps the caller's random state as it was.
+        """
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            outs = [
+                fn(out).float().cpu().numpy()
+                for out in net.forward_iter(X, training=False, device=net.device)
+            ]
+        return np.concatenate(outs)
+
+    def _embedding(self, X, fitted=None):
+        """What the second stage (if any) turns into codes.
 
         The code head's outputs after its nonlinearity; a subclass whose
         second stage reads another output of the network overrides this.
+        ``fitted`` holds the learned attributes (``self.__dict__`` once
+        fitted, the pending ones during ``fit``).
         """
-        return self._forward(self.net_, X)
+        fitted = self.__dict__ if fitted is None else fitted
+        return self._network_outputs(
+            fitted["net_"], X, lambda out: self._codes_from_output(out, fitted)
+        )
 
     def _decision_function(self, X):
-        Z = self._embedding(X)
-        return Z if self.quantizer_ is None else self.quantizer_.decision_function(Z)
+        with limit_threads(self.n_jobs):
+            Z = self._embedding(X)
+            if self.quantizer_ is None:
+                return Z
+            return self.quantizer_.decision_function(Z)
 
     def embed(self, X):
         """Continuous outputs of the network that the codes round.
@@ -393,7 +631,9 @@ class BaseDeepHasher(BaseHasher):
             ``latent_dim``).
         """
         check_is_fitted(self)
-        return self._embedding(self._validate_transform_input(X))
+        X = self._validate_transform_input(X)
+        with limit_threads(self.n_jobs):
+            return self._embedding(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

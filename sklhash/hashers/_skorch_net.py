@@ -1,59 +1,136 @@
-"""The private skorch pieces behind :class:`~sklhash.hashers._deep.BaseDeepHasher`.
+"""The skorch pieces behind :class:`~sklhash.hashers._deep.BaseDeepHasher`.
 
 Kept in their own module (imported on first ``fit``) so that the classes are
 importable by name, which pickling requires, without making ``_deep`` import
-torch at import time.
+torch at import time. Nothing here knows the estimator: the net is built from
+a module class, a criterion class and their ``module__*`` / ``criterion__*``
+arguments, as any skorch net.
 """
+
+import signal
+import threading
+from contextlib import contextmanager
 
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
-__all__ = ["HasherNet", "EpochCounter"]
+__all__ = ["HasherNet", "CriterionEpoch"]
 
 
 class HasherNet(NeuralNet):
-    """A NeuralNet whose loss is the hasher's, fed the whole batch dict.
+    """A NeuralNet whose criterion sees the whole training batch.
 
-    skorch hands dict inputs to ``module(**X)``; hashers need the row numbers
-    and targets in the loss instead, so only ``X["X"]`` reaches the module and
-    ``get_loss`` passes the whole batch to ``hasher._loss``.
+    Training data is a dict: ``"X"`` (the inputs), ``"idx"`` (row numbers)
+    and the per-sample targets. The module gets ``X`` only, called as
+    ``module(X, augment=True)`` so that two-view modules draw their random
+    views (plain hash modules ignore the flag); the criterion is called as
+    ``criterion(output, batch)`` with the batch dict on the training device.
+    Inference data is a plain array, which reaches ``module(X)`` through
+    skorch's own ``forward_iter``.
+
+    Training also stops with a ``ValueError`` naming the epoch when the loss
+    or, at the end of an epoch, any weight of the module is not finite, and a
+    ``KeyboardInterrupt`` (which skorch's ``partial_fit`` swallows) is
+    recorded in ``interrupted_epoch_`` (the number of epochs completed) so
+    that the caller can tell a finished run from an interrupted one.
+
+    skorch's callbacks also stop training by raising ``KeyboardInterrupt``
+    (``EarlyStopping`` does), so an interrupt counts as the user's only when
+    a SIGINT was received during training: the loop records SIGINTs with a
+    handler installed for its duration (main thread only; elsewhere, where
+    no handler can be installed, every interrupt is taken for a callback's
+    stop, as skorch does).
     """
-
-    # The hasher hands skorch a module *instance*, so the ``module`` parameter
-    # and the trained ``module_`` are one object. skorch pickles only its
-    # ``cuda_dependent_attributes_`` with a map_location; left out, ``module``
-    # went through plain pickle, so a CUDA-trained model failed to load where
-    # CUDA is missing. The prefix "module" covers both names.
-    cuda_dependent_attributes_ = ["module"]
-
-    def __init__(self, *args, hasher=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.hasher = hasher
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
-        return self.module_(x["X"])
+        if isinstance(x, dict):
+            return self.module_(x["X"], augment=True, **fit_params)
+        return self.module_(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         batch = to_tensor(X, device=self.device)
-        loss = self.hasher._loss(y_pred, batch, training)
+        loss = self.criterion_(y_pred, batch)
         if not torch.isfinite(loss):
             raise ValueError(
-                f"{type(self.hasher).__name__}: the training loss became "
-                f"{loss.item()} at epoch {self.hasher._epoch + 1}; training "
-                "stopped and no model was kept. Lower lr, scale the input "
-                "features, or check the targets for NaN."
+                f"the training loss became {loss.item()} at epoch "
+                f"{len(self.history)}; training stopped and no model was kept. "
+                "Lower lr, scale the input features, or check the targets for "
+                "NaN."
             )
         return loss
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        self.interrupted_epoch_ = None
+        with _record_sigint() as received:
+            try:
+                return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            except KeyboardInterrupt:
+                if received:
+                    # The epoch in progress when the interrupt came is
+                    # incomplete.
+                    self.interrupted_epoch_ = max(len(self.history) - 1, 0)
+                raise
 
-class EpochCounter(Callback):
-    """Tell the hasher which epoch runs, for schedules inside losses."""
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        # A last optimiser step can turn weights into NaN while the loss it
+        # computed (before the step) was finite.
+        for name, tensor in self.module_.state_dict().items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise ValueError(
+                    f"the network weight {name!r} became non-finite at epoch "
+                    f"{len(self.history)}; training stopped and no model was "
+                    "kept. Lower lr or scale the input features."
+                )
 
-    def __init__(self, hasher):
-        self.hasher = hasher
+
+@contextmanager
+def _record_sigint():
+    """Yield a list that gets an entry for every SIGINT while the block runs.
+
+    Python's default SIGINT handler is wrapped (then restored): it still
+    raises ``KeyboardInterrupt``. With another handler in place, or outside
+    the main thread, nothing is recorded.
+    """
+    received = []
+    installed = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if installed:
+
+        def handler(signum, frame):
+            received.append(signum)
+            signal.default_int_handler(signum, frame)
+
+        signal.signal(signal.SIGINT, handler)
+    try:
+        yield received
+    finally:
+        if installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+class CriterionEpoch(Callback):
+    """Tell the criterion which epoch (0-based) runs, for its schedules.
+
+    Writes ``net.criterion_.epoch`` at the beginning of every epoch; criteria
+    without an ``epoch`` attribute are left alone.
+    """
 
     def on_epoch_begin(self, net, **kwargs):
-        self.hasher._epoch = len(net.history) - 1
+        if hasattr(net.criterion_, "epoch"):
+            net.criterion_.epoch = len(net.history) - 1
+
+
+def all_finite(module):
+    """Whether every floating-point weight and buffer of ``module`` is finite."""
+    return all(
+        bool(torch.isfinite(t).all())
+        for t in module.state_dict().values()
+        if t.is_floating_point()
+    )
+

@@ -6,7 +6,9 @@ from ._deep import BaseDeepHasher as _BaseDeepHasher
 
 __all__ = []
 
-_SHARED_PARAMS_DOC = """\
+# The one parameter the two-view hashers add to the shared deep-hasher
+# parameters (see ``_deep._DEEP_PARAMS_DOC``).
+_AUGMENTATION_DOC = """\
     augmentation : {"auto", "image", "features"} or callable, default="auto"
         How the two random views of a batch are drawn. ``"image"``: random
         resized crop (area 0.5-1), horizontal flip (p = 0.5) and
@@ -16,66 +18,44 @@ _SHARED_PARAMS_DOC = """\
         dropout; ``"auto"`` picks ``"image"`` when ``backbone="cnn"``, else
         ``"features"``. A callable maps a batch tensor to one view of it
         (it must be picklable to pickle the fitted hasher).
-    backbone : {"identity", "mlp", "cnn"} or torch.nn.Module, default="mlp"
-        Feature extractor before the heads: ``"identity"`` for precomputed
-        features, ``"mlp"`` for raw feature vectors, ``"cnn"`` for raw
-        images (flat square images or ``(n, C, H, W)`` arrays).
-    hidden_layer_sizes : tuple of int, default=(256,)
-        Fully connected layers of the ``"mlp"`` and ``"cnn"`` backbones.
-    max_epochs : int, default=20
-        Number of passes over the training data.
-    batch_size : int, default=128
-        Mini-batch size; each item's views contrast with the batch.
-    lr : float, default=1e-3
-        Learning rate.
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-        Optimiser.
-    weight_decay : float, default=1e-5
-        L2 penalty of the optimiser.
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, batch order and the random views; the same
-        value gives the same codes on CPU.
-    verbose : int, default=0
-        1 prints a line per epoch and shows a progress bar.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks of the private ``NeuralNet``.
-    validation_fraction : float or None, default=None
-        Held-out fraction to report ``valid_loss`` on.
-    early_stopping : bool, default=False
-        Stop when the monitored loss stalls for 5 epochs; keep the best
-        weights.
+"""
+
+_QUANTIZATION_DOC = """\
     quantization : {"householder"} or None, default=None
         ``"householder"`` rotates the trained continuous codes with a
         :class:`~sklhash.HouseholderQuantizer` before binarising.
 """
 
-_SHARED_ATTRS_DOC = """\
-    net_ : skorch.NeuralNet
-        The trained network wrapper.
-    history_ : skorch.History
-        Per-epoch losses.
-    device_ : str
-        Device used.
-    quantizer_ : HouseholderQuantizer or None
-        Second stage when ``quantization="householder"``.
-    n_bits_ : int
-        Code length.
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during ``fit``, when they are all strings.
-"""
+
+def _fill_two_view_doc(doc):
+    return doc.replace("%(augmentation)s", _AUGMENTATION_DOC).replace(
+        "%(quantization)s", _QUANTIZATION_DOC
+    )
+
+
+def _feature_scale(X):
+    """Per-feature scale of the noise of feature views (training std).
+
+    Constant features get the mean scale so that they are perturbed too.
+    """
+    flat = X.reshape(len(X), -1)
+    std = flat.std(axis=0) if len(X) > 1 else np.ones(flat.shape[1])
+    std = np.where(std > 0, std, std.mean() if std.mean() > 0 else 1.0)
+    return std.reshape(X.shape[1:]).astype(np.float32)
 
 
 class _TwoViewDeepHasher(_BaseDeepHasher):
-    """Builds a :class:`~sklhash.nn._two_view.TwoViewHashModule`.
+    """Builds a :class:`~sklhash.nn._two_view.TwoViewNetwork`.
 
-    Subclasses set ``_latent_dim()`` (None for no latent head) and write
-    ``_loss`` on the ``(h1, h2, z1, z2)`` outputs, obtained with
-    ``self._views(out, batch)``.
+    Subclasses set ``_latent_dim()`` (None for no latent head) and a
+    criterion that reads the augmented output ``(h, z)`` (two views
+    stacked, see :func:`sklhash.nn._two_view.split_views`).
     """
+
+    def __init_subclass__(cls, **kwargs):
+        if cls.__dict__.get("__doc__"):
+            cls.__doc__ = _fill_two_view_doc(cls.__doc__)
+        super().__init_subclass__(**kwargs)
 
     def _latent_dim(self):
         return None
@@ -85,53 +65,23 @@ class _TwoViewDeepHasher(_BaseDeepHasher):
             return self.augmentation
         return "image" if self.backbone == "cnn" else "features"
 
-    def _build_module(self, input_shape):
+    def _fit_targets(self, X, y):
+        return {}, {}, {"feature_scale": _feature_scale(X)}
+
+    def _module(self, input_shape, training, **fitted):
+        from ..nn._two_view import TwoViewNetwork
+
+        return TwoViewNetwork, {
+            "backbone": self._backbone_copy(),
+            "input_shape": tuple(input_shape),
+            "bits": self.bits,
+            "augmentation": self._augmentation_kind(),
+            "hidden_layer_sizes": tuple(self.hidden_layer_sizes),
+            "latent_dim": self._latent_dim(),
+            "feature_scale": training.get("feature_scale"),
+        }
+
+    def _codes_from_output(self, out, fitted):
         import torch
 
-        from ..nn._two_view import TwoViewHashModule, make_augmenter
-        from ..nn.backbones import build_backbone, infer_image_shape
-
-        kind = self._augmentation_kind()
-        image_shape = None
-        if kind == "image" and len(input_shape) == 1:
-            image_shape = infer_image_shape(input_shape[0])
-            if image_shape is None:
-                raise ValueError(
-                    f"augmentation='image' needs images: got flat rows of "
-                    f"{input_shape[0]} features, which is not c*s*s for c in "
-                    "(1, 3); pass X of shape (n, C, H, W) or use "
-                    "augmentation='features'."
-                )
-        backbone, n_out = build_backbone(
-            self.backbone, input_shape, tuple(self.hidden_layer_sizes)
-        )
-        augment = make_augmenter(
-            kind, input_shape,
-            feature_scale=torch.as_tensor(self._feature_scale),
-            image_shape=image_shape,
-        )
-        module = TwoViewHashModule(
-            backbone, n_out, self.bits, augment, latent_dim=self._latent_dim()
-        )
-        # _loss needs the module for validation batches (eval mode gives
-        # single-view outputs); the reference is dropped after fit.
-        self._module = module
-        return module
-
-    def _train(self, X, targets, device, seed):
-        # Noise for feature views is scaled per feature; constant features
-        # get the mean scale so that they are perturbed too.
-        flat = X.reshape(len(X), -1)
-        std = flat.std(axis=0) if len(X) > 1 else np.ones(flat.shape[1])
-        std = np.where(std > 0, std, std.mean() if std.mean() > 0 else 1.0)
-        self._feature_scale = std.reshape(X.shape[1:]).astype(np.float32)
-        try:
-            return super()._train(X, targets, device, seed)
-        finally:
-            self.__dict__.pop("_module", None)
-            self.__dict__.pop("_feature_scale", None)
-
-    def _views(self, out, batch):
-        if isinstance(out, tuple):
-            return out
-        return self._module.two_views(batch["X"])
+        return torch.tanh(out[0])

@@ -11,11 +11,7 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._unsupervised_common import (
-    _SHARED_ATTRS_DOC,
-    _SHARED_PARAMS_DOC,
-    _TwoViewDeepHasher,
-)
+from ._unsupervised_common import _TwoViewDeepHasher
 
 __all__ = ["CIBHasher"]
 
@@ -42,10 +38,10 @@ class CIBHasher(_TwoViewDeepHasher):
         0.42-0.45 with 0.5, docs/nsh.md).
     kl_weight : float, default=0.001
         Weight ``beta`` of the KL (bottleneck) term (the paper's 0.001).
-%(shared)s
+%(augmentation)s%(deep_params)s%(quantization)s
     Attributes
     ----------
-%(attrs)s
+%(deep_attrs)s
     See Also
     --------
     NSHasher : Contrasts latents gathered in the soft order of the codes.
@@ -65,8 +61,6 @@ class CIBHasher(_TwoViewDeepHasher):
     >>> hasher.transform(X[:3] / 16).shape
     (3, 2)
     """
-
-    __doc__ = __doc__ % {"shared": _SHARED_PARAMS_DOC, "attrs": _SHARED_ATTRS_DOC}
 
     _parameter_constraints = {
         **_TwoViewDeepHasher._parameter_constraints,
@@ -90,11 +84,13 @@ class CIBHasher(_TwoViewDeepHasher):
         optimizer="adam",
         weight_decay=1e-5,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
         validation_fraction=None,
         early_stopping=False,
+        on_interrupt="raise",
         quantization=None,
     ):
         super().__init__(
@@ -107,27 +103,29 @@ class CIBHasher(_TwoViewDeepHasher):
             optimizer=optimizer,
             weight_decay=weight_decay,
             device=device,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
             validation_fraction=validation_fraction,
             early_stopping=early_stopping,
+            on_interrupt=on_interrupt,
             quantization=quantization,
         )
         self.temperature = temperature
         self.kl_weight = kl_weight
         self.augmentation = augmentation
 
-    def _codes_from_output(self, out):
+    def _codes_from_output(self, out, fitted):
         import torch
 
         # 2 p - 1 = tanh(h / 2): positive exactly where p > 1/2.
-        return torch.tanh(out / 2)
+        return torch.tanh(out[0] / 2)
 
-    def _loss(self, out, batch, training):
-        from ..nn.losses import cibhash_loss
+    def _criterion(self, training, **fitted):
+        from ..nn.cibhash import CIBHashLoss
 
-        h1, h2, _, _ = self._views(out, batch)
-        return cibhash_loss(
-            h1, h2, self.temperature, self.kl_weight, stochastic=training
-        )
+        return CIBHashLoss, {
+            "temperature": self.temperature,
+            "kl_weight": self.kl_weight,
+        }

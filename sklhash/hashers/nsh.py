@@ -16,11 +16,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._unsupervised_common import (
-    _SHARED_ATTRS_DOC,
-    _SHARED_PARAMS_DOC,
-    _TwoViewDeepHasher,
-)
+from ._unsupervised_common import _TwoViewDeepHasher
 
 __all__ = ["NSHasher"]
 
@@ -92,10 +88,12 @@ class NSHasher(_TwoViewDeepHasher):
         (at the latest in the last epoch). The reported loss includes
         SortedNCE throughout (without gradient during the warm-up), so
         ``history_`` and ``early_stopping`` compare like with like.
-%(shared)s
+%(augmentation)s%(deep_params)s%(quantization)s
     Attributes
     ----------
-%(attrs)s
+    code_source_ : str
+        ``"latent"`` or ``"head"``: where the codes come from.
+%(deep_attrs)s
     See Also
     --------
     CIBHasher : Contrastive hashing with an information bottleneck.
@@ -118,20 +116,6 @@ class NSHasher(_TwoViewDeepHasher):
     >>> hasher.transform(X[:3] / 16).shape
     (3, 2)
     """
-
-    __doc__ = __doc__ % {
-        "shared": _SHARED_PARAMS_DOC,
-        "attrs": _SHARED_ATTRS_DOC.replace(
-            "HouseholderQuantizer or None", "HouseholderQuantizer, ITQHasher or None"
-        ).replace(
-            'when ``quantization="householder"``.',
-            'when ``quantization="householder"``; the\n'
-            "        :class:`~sklhash.ITQHasher` fitted on the training latents "
-            'when\n        the codes come from the latents.\n'
-            "    code_source_ : str\n"
-            '        ``"latent"`` or ``"head"``: where the codes come from.',
-        ),
-    }
 
     _parameter_constraints = {
         **_TwoViewDeepHasher._parameter_constraints,
@@ -169,11 +153,13 @@ class NSHasher(_TwoViewDeepHasher):
         optimizer="adam",
         weight_decay=1e-5,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
         validation_fraction=None,
         early_stopping=False,
+        on_interrupt="raise",
         quantization=None,
     ):
         super().__init__(
@@ -186,11 +172,13 @@ class NSHasher(_TwoViewDeepHasher):
             optimizer=optimizer,
             weight_decay=weight_decay,
             device=device,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
             validation_fraction=validation_fraction,
             early_stopping=early_stopping,
+            on_interrupt=on_interrupt,
             quantization=quantization,
         )
         self.latent_dim = latent_dim
@@ -237,7 +225,8 @@ class NSHasher(_TwoViewDeepHasher):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Training data; image arrays need ``backbone="cnn"``.
+            Training data; image arrays (channels first) need
+            ``backbone="cnn"`` or a module backbone.
         y : Ignored
             Not used, present for API consistency.
 
@@ -246,59 +235,35 @@ class NSHasher(_TwoViewDeepHasher):
         self : object
             Fitted hasher.
         """
-        super().fit(X, y)
-        self.code_source_ = self._resolve_code_source()
-        return self
+        return super().fit(X, y)
 
-    def _latents(self, net, X):
-        return self._forward(
-            net, X, codes=False, head=lambda m, batch: m.latent(m.backbone(batch))
-        )
+    def _criterion(self, training, **fitted):
+        from ..nn.nsh import NSHLoss
 
-    def _fit_second_stage(self, net, X, seed):
-        if self._resolve_code_source() != "latent":
-            return super()._fit_second_stage(net, X, seed)
+        return NSHLoss, {
+            "n_positives": self.n_positives,
+            "temperature": self.temperature,
+            "sort_temperature": self.sort_temperature,
+            "contrastive_weight": self.contrastive_weight,
+            "contrastive_temperature": self.contrastive_temperature,
+            "code_contrastive_weight": self.code_contrastive_weight,
+            "warmup_epochs": self.warmup_epochs,
+            "n_epochs": self.max_epochs,
+        }
+
+    def _fitted_from_net(self, net):
+        return {"code_source_": self._resolve_code_source()}
+
+    def _fit_second_stage(self, X, seed, fitted):
+        if fitted["code_source_"] != "latent":
+            return super()._fit_second_stage(X, seed, fitted)
         from .classic import ITQHasher
 
-        return ITQHasher(bits=self.bits, random_state=seed).fit(self._latents(net, X))
+        latents = self._network_outputs(fitted["net_"], X, lambda out: out[1])
+        return ITQHasher(bits=self.bits, random_state=seed).fit(latents)
 
-    def _embedding(self, X):
-        if self.code_source_ != "latent":
-            return super()._embedding(X)
-        return self._latents(self.net_, X)
-
-    def _sorting_started(self):
-        if self.contrastive_weight == 0:
-            return True
-        return self._epoch >= min(self.warmup_epochs, self._n_epochs - 1)
-
-    def _loss(self, out, batch, training):
-        import torch
-
-        from ..nn._ste import sign_ste
-        from ..nn.losses import cibhash_loss, nt_xent_loss, sorted_nce_loss
-
-        h1, h2, z1, z2 = self._views(out, batch)
-        loss = 0.0 * (h1.sum() + h2.sum())
-        if self.contrastive_weight > 0:
-            loss = loss + self.contrastive_weight * nt_xent_loss(
-                z1, z2, self.contrastive_temperature
-            )
-        # SortedNCE is always part of the reported loss, so that the loss
-        # (and early stopping on it) means the same thing before and after
-        # the warm-up; during the warm-up it just passes no gradient.
-        sorting = torch.is_grad_enabled() and self._sorting_started()
-        with torch.set_grad_enabled(sorting):
-            b1, b2 = sign_ste(torch.tanh(h1)), sign_ste(torch.tanh(h2))
-            sorted_loss = sorted_nce_loss(
-                b1, b2, z1, z2,
-                n_positives=self.n_positives,
-                temperature=self.temperature,
-                sort_temperature=self.sort_temperature,
-                symmetric=True,
-            )
-            if self.code_contrastive_weight > 0:
-                sorted_loss = sorted_loss + self.code_contrastive_weight * (
-                    cibhash_loss(h1, h2, 0.5, 0.001, stochastic=training)
-                )
-        return loss + sorted_loss
+    def _embedding(self, X, fitted=None):
+        fitted = self.__dict__ if fitted is None else fitted
+        if fitted["code_source_"] != "latent":
+            return super()._embedding(X, fitted)
+        return self._network_outputs(fitted["net_"], X, lambda out: out[1])

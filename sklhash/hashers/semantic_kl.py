@@ -11,31 +11,11 @@ from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.multiclass import type_of_target
 
+from ..similarity._targets import resolve_similarity_targets
 from ._deep import BaseDeepHasher
 
 __all__ = ["SemanticKLHasher"]
-
-
-def _is_sample_level(similarity):
-    return hasattr(similarity, "pairwise") or isinstance(similarity, np.ndarray)
-
-
-def _check_sim_block(S, n, source):
-    """Validate one batch of target similarities from user code."""
-    S = np.asarray(S, dtype=np.float32)
-    if S.shape != (n, n):
-        raise ValueError(
-            f"{source} returned similarities of shape {S.shape} for a batch of "
-            f"{n} samples; expected ({n}, {n})."
-        )
-    if not np.all(np.isfinite(S)) or S.min() < 0 or S.max() > 1:
-        raise ValueError(
-            f"{source} returned similarities outside [0, 1] (or NaN); target "
-            "similarities must lie in [0, 1]."
-        )
-    return S
 
 
 class SemanticKLHasher(BaseDeepHasher):
@@ -144,33 +124,7 @@ class SemanticKLHasher(BaseDeepHasher):
     kl_smoothing : float, default=0.2
         Width of each mode of the smoothed binary target of the ``"joint"``
         and ``"bitwise"`` forms.
-    backbone : {"identity", "mlp", "cnn"} or torch.nn.Module, default="mlp"
-        Feature extractor before the hash layer.
-    hidden_layer_sizes : tuple of int, default=(512,)
-        Fully connected layers of the ``"mlp"`` and ``"cnn"`` backbones.
-    max_epochs : int, default=20
-        Passes over the training data.
-    batch_size : int, default=256
-        Mini-batch size; the pairwise targets are built per batch.
-    lr : float, default=1e-3
-        Learning rate.
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-        Optimiser.
-    weight_decay : float, default=0.0
-        L2 penalty of the optimiser.
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-        Where to train and encode.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, batch order and the KL target draws.
-    verbose : int, default=0
-        1 prints a line per epoch and shows a progress bar.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks for the private ``NeuralNet``.
-    validation_fraction : float or None, default=None
-        Fraction of the data held out to report ``valid_loss``.
-    early_stopping : bool, default=False
-        Stop when the monitored loss stalls for 5 epochs.
-
+%(deep_params)s
     Attributes
     ----------
     classes_ : ndarray or None
@@ -179,19 +133,7 @@ class SemanticKLHasher(BaseDeepHasher):
     target_similarity_ : ndarray of shape (n_classes, n_classes) or None
         Class-level target similarity used in training, rows in the order of
         ``classes_``; None when targets are not class level.
-    net_ : skorch.NeuralNet
-        The trained network wrapper.
-    history_ : skorch.History
-        Per-epoch losses.
-    device_ : str
-        Device resolved from ``device``.
-    quantizer_ : HouseholderQuantizer or None
-        Second stage when ``quantization="householder"``.
-    n_bits_ : int
-        Code length.
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-
+%(deep_attrs)s
     See Also
     --------
     ITQHasher : Unsupervised rotation of PCA directions.
@@ -259,11 +201,13 @@ class SemanticKLHasher(BaseDeepHasher):
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
         validation_fraction=None,
         early_stopping=False,
+        on_interrupt="raise",
     ):
         super().__init__(
             bits,
@@ -275,11 +219,13 @@ class SemanticKLHasher(BaseDeepHasher):
             optimizer=optimizer,
             weight_decay=weight_decay,
             device=device,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
             validation_fraction=validation_fraction,
             early_stopping=early_stopping,
+            on_interrupt=on_interrupt,
             quantization=quantization,
         )
         self.similarity = similarity
@@ -295,13 +241,16 @@ class SemanticKLHasher(BaseDeepHasher):
     def _targets_optional(self):
         return self.similarity is not None
 
+    _net_meta = ("classes_", "target_similarity_")
+
     def fit(self, X, y=None):
         """Train the network on pairwise semantic targets.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Training data; image arrays need ``backbone="cnn"``.
+            Training data; image arrays (channels first) need
+            ``backbone="cnn"`` or a module backbone.
         y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
             Class labels, a multi-label indicator matrix, or (with a
             sample-level ``similarity``) each row's sample index; None only
@@ -312,205 +261,61 @@ class SemanticKLHasher(BaseDeepHasher):
         self : object
             Fitted hasher.
         """
-        try:
-            super().fit(X, y)
-            # Published only after training succeeded, so that a failed
-            # (re)fit never pairs new targets with an old network.
-            self.classes_ = self._classes
-            self.target_similarity_ = self._target_sim
-        finally:
-            # Training-only state. ``_module`` above all: it references the
-            # network's weights outside skorch's device-aware pickling, so a
-            # CUDA-trained hasher could not be unpickled without CUDA.
-            for name in ("_module", "_classes", "_target_sim", "_target_kind"):
-                self.__dict__.pop(name, None)
-        return self
+        return super().fit(X, y)
 
     def _fit_targets(self, X, y):
-        n = X.shape[0]
-        self._classes = None
-        self._target_sim = None
-        self._target_kind = None
-        sim = self.similarity
-        if sim is not None and self.hierarchy is not None:
-            raise ValueError(
-                "Give either similarity or hierarchy, not both: hierarchy is "
-                "turned into a class-level similarity."
-            )
-        if sim is not None and (
-            _is_sample_level(sim) or not hasattr(sim, "similarity_matrix")
-        ):
-            return self._sample_targets(sim, y, n)
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if len(y) != n:
-            raise ValueError(f"y has {len(y)} rows but X has {n} samples.")
-        if y.ndim == 2:
-            if type_of_target(y) != "multilabel-indicator":
-                raise ValueError(
-                    "A 2-d y must be a multi-label indicator matrix of 0/1 "
-                    f"entries; got type_of_target(y)={type_of_target(y)!r}."
-                )
-            if self.hierarchy is not None or sim is not None:
-                raise ValueError(
-                    "hierarchy / class-level similarity need 1-d class labels, "
-                    "got a multi-label indicator matrix y."
-                )
-            self._target_kind = "multilabel"
-            return {"labels": y.astype(np.float32)}
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-d or 2-d, got shape {y.shape}.")
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity.")
-        self._classes, y_idx = np.unique(y, return_inverse=True)
-        source = self.hierarchy if self.hierarchy is not None else sim
-        if source is None:
-            S = np.eye(len(self._classes))
-        else:
-            name = "hierarchy" if self.hierarchy is not None else "similarity"
-            try:
-                S = source.similarity_matrix(list(self._classes))
-            except (KeyError, ValueError) as exc:
-                raise ValueError(
-                    f"The labels of y must all be classes of the {name}: {exc}"
-                ) from exc
-            S = np.asarray(S, dtype=np.float64)
-            k = len(self._classes)
-            if S.shape != (k, k) or not np.all(np.isfinite(S)):
-                raise ValueError(
-                    f"{name}.similarity_matrix returned shape {S.shape} (or "
-                    f"non-finite values) for {k} classes."
-                )
-            if S.min() < 0 or S.max() > 1:
-                raise ValueError(
-                    f"{name}.similarity_matrix returned values outside [0, 1]."
-                )
-        self._target_sim = S
-        self._target_kind = "class"
-        return {"y": y_idx.astype(np.int64)}
-
-    def _sample_targets(self, sim, y, n):
-        if hasattr(sim, "pairwise") or isinstance(sim, np.ndarray):
-            if isinstance(sim, np.ndarray):
-                if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
-                    raise ValueError(
-                        "An array similarity must be a square sample-by-sample "
-                        f"matrix, got shape {sim.shape}."
-                    )
-                n_ref = sim.shape[0]
-            else:
-                n_ref = getattr(sim, "n_samples", None)
-            if y is None:
-                if n_ref is not None and n_ref != n:
-                    raise ValueError(
-                        f"similarity describes {n_ref} samples but X has {n}; "
-                        "pass y with each row's sample index."
-                    )
-                ids = np.arange(n, dtype=np.int64)
-            else:
-                ids = np.asarray(y)
-                if ids.ndim != 1 or len(ids) != n or ids.dtype.kind not in "iu":
-                    raise ValueError(
-                        "With a sample-level similarity, y must be None or a "
-                        f"1-d integer array of {n} sample indices."
-                    )
-                if len(ids) and (
-                    ids.min() < 0 or (n_ref is not None and ids.max() >= n_ref)
-                ):
-                    raise ValueError(
-                        f"y holds sample indices outside [0, {n_ref}) of the "
-                        "similarity."
-                    )
-                ids = ids.astype(np.int64)
-            self._target_kind = "sample"
-            return {"sample": ids}
-        # A plain callable receives the batch's rows of y (or row numbers).
-        rows = np.arange(n, dtype=np.int64) if y is None else np.asarray(y)
-        if len(rows) != n:
-            raise ValueError(f"y has {len(rows)} rows but X has {n} samples.")
-        self._target_kind = "callable"
-        self._callable_rows = rows
-        return {}
-
-    def _batch_similarity(self, batch, u):
-        import torch
-
-        kind = self._target_kind
-        if kind == "class":
-            S = torch.as_tensor(self._target_sim, dtype=u.dtype, device=u.device)
-            y = batch["y"]
-            return S[y][:, y]
-        if kind == "multilabel":
-            Y = batch["labels"].to(u.dtype)
-            inter = Y @ Y.T
-            size = Y.sum(dim=1)
-            union = size[:, None] + size[None, :] - inter
-            return torch.where(union > 0, inter / union.clamp_min(1.0), 0.0)
-        if kind == "sample":
-            ids = batch["sample"].cpu().numpy()
-            if isinstance(self.similarity, np.ndarray):
-                S = self.similarity[np.ix_(ids, ids)]
-                source = "similarity"
-            else:
-                S = self.similarity.pairwise(ids, ids)
-                source = "similarity.pairwise"
-        else:
-            rows = self._callable_rows[batch["idx"].cpu().numpy()]
-            S = self.similarity(rows, rows)
-            source = "similarity"
-        S = _check_sim_block(S, len(ids) if kind == "sample" else len(rows), source)
-        return torch.as_tensor(S, dtype=u.dtype, device=u.device)
-
-    # ---------------------------------------------------------------- model
-    def _use_ce(self):
-        return self.ce_weight > 0 and self._target_kind == "class"
-
-    def _build_module(self, input_shape):
-        from ..nn.backbones import HashModule, build_backbone
-
-        backbone, n_out = build_backbone(
-            self.backbone, input_shape, tuple(self.hidden_layer_sizes)
+        targets = resolve_similarity_targets(
+            y, X.shape[0], similarity=self.similarity, hierarchy=self.hierarchy
         )
-        n_classes = len(self._classes) if self._use_ce() else None
-        module = HashModule(backbone, n_out, self.bits, n_classes=n_classes)
-        # HashModule.forward returns the hash values only; the CE term needs
-        # its classifier head, reached through this reference.
-        self._module = module
-        return module
+        fitted = {
+            "classes_": targets.classes,
+            "target_similarity_": targets.class_similarity,
+        }
+        return targets.arrays, fitted, {"pair_similarity": targets.pair_similarity}
 
-    def _quantization_loss(self, u):
-        from ..nn import losses
+    def _target_kind(self, target_similarity):
+        if target_similarity is not None:
+            return "class"
+        if self.similarity is None:
+            return "multilabel"
+        if hasattr(self.similarity, "pairwise") or isinstance(
+            self.similarity, np.ndarray
+        ):
+            return "sample"
+        return "callable"
 
-        if self.quantization == "l2":
-            return ((u.abs() - 1.0) ** 2).mean()
-        if self.kl_form == "binary":
-            return losses.binary_kl_divergence(u)
-        if self.kl_form == "bitwise":
-            return losses.bitwise_kl_divergence(
-                u, bandwidth=self.kl_smoothing, smoothing=self.kl_smoothing
-            )
-        # Target draws come from torch's global generator, which fit seeds.
-        return losses.empirical_kl_divergence(u, smoothing=self.kl_smoothing)
+    def _use_ce(self, target_similarity):
+        return self.ce_weight > 0 and target_similarity is not None
 
-    def _kl_scale(self):
-        """Linear warm-up of the quantisation weight over the first epochs."""
-        if self.kl_warmup == 0:
-            return 1.0
-        ramp = self.kl_warmup * self._n_epochs
-        return min(1.0, (self._epoch + 1) / ramp)
+    def _module(self, input_shape, training, classes_=None, target_similarity_=None):
+        from ..nn.semantic_kl import SemanticKLNetwork
 
-    def _loss(self, out, batch, training):
-        import torch.nn.functional as F
+        n_classes = len(classes_) if self._use_ce(target_similarity_) else None
+        return SemanticKLNetwork, {
+            "backbone": self._backbone_copy(),
+            "input_shape": tuple(input_shape),
+            "bits": self.bits,
+            "hidden_layer_sizes": tuple(self.hidden_layer_sizes),
+            "n_classes": n_classes,
+        }
 
-        from ..nn.losses import relative_similarity_loss
+    def _criterion(self, training, classes_=None, target_similarity_=None):
+        from ..nn.semantic_kl import SemanticKLLoss
 
-        u = self._codes_from_output(out)
-        S = self._batch_similarity(batch, u)
-        loss = relative_similarity_loss(u, S, mode=self.similarity_loss)
-        if self.quantization in ("kl", "l2") and self.kl_weight > 0 and u.shape[0] >= 2:
-            loss = loss + self._kl_scale() * self.kl_weight * self._quantization_loss(u)
-        if self._use_ce():
-            logits = self._module.classifier(u)
-            loss = loss + self.ce_weight * F.cross_entropy(logits, batch["y"])
-        return loss
+        return SemanticKLLoss, {
+            "kind": self._target_kind(target_similarity_),
+            "target_similarity": target_similarity_,
+            "pair_similarity": training.get("pair_similarity"),
+            "similarity_loss": self.similarity_loss,
+            "quantization": self.quantization,
+            "kl_weight": self.kl_weight,
+            "kl_form": self.kl_form,
+            "kl_smoothing": self.kl_smoothing,
+            "kl_warmup": self.kl_warmup,
+            "n_epochs": self.max_epochs,
+            "ce_weight": self.ce_weight if self._use_ce(target_similarity_) else 0.0,
+        }
+
+    def _codes_from_output(self, out, fitted):
+        # The network ends in tanh: its first output is the continuous code.
+        return out[0]

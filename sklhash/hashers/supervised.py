@@ -26,8 +26,9 @@ __all__ = ["CSQHasher", "DPSHHasher", "HashNetHasher"]
 def _labels(estimator, y, n_samples):
     """Validate ``y``: class labels (1-d) or a 0/1 indicator matrix (2-d).
 
-    Sets ``classes_`` and returns the per-sample label array the losses use:
-    int64 class indices for 1-d ``y``, a float32 indicator matrix for 2-d.
+    Returns ``(classes, labels)``: the classes (column indices for a 2-d
+    ``y``) and the per-sample label array the losses use: int64 class
+    indices for 1-d ``y``, a float32 indicator matrix for 2-d.
     """
     kind = type_of_target(y, input_name="y", raise_unknown=True)
     if kind not in ("binary", "multiclass", "multilabel-indicator"):
@@ -39,64 +40,10 @@ def _labels(estimator, y, n_samples):
     if y.shape[0] != n_samples:
         raise ValueError(f"y has {y.shape[0]} rows but X has {n_samples} samples.")
     if kind == "multilabel-indicator":
-        estimator.classes_ = np.arange(y.shape[1])
-        return y.astype(np.float32)
+        return np.arange(y.shape[1]), y.astype(np.float32)
     # Class labels, possibly as a single column.
-    estimator.classes_, y_idx = np.unique(y.ravel(), return_inverse=True)
-    return y_idx.astype(np.int64)
-
-
-_SHARED_PARAMS_DOC = """\
-    backbone : {"identity", "mlp", "cnn"} or torch.nn.Module, default="mlp"
-        Feature extractor before the linear hash layer: ``"identity"`` for
-        precomputed features, ``"mlp"`` for raw feature vectors, ``"cnn"``
-        for raw images (flat square images or ``(n, C, H, W)`` arrays).
-    hidden_layer_sizes : tuple of int, default=(512,)
-        Fully connected layers of the ``"mlp"`` and ``"cnn"`` backbones.
-    max_epochs : int, default=20
-        Number of passes over the training data.
-    batch_size : int, default=256
-        Mini-batch size; pairs are formed inside each batch.
-    lr : float, default=1e-3
-        Learning rate.
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-        Optimiser.
-    weight_decay : float, default=0.0
-        L2 penalty of the optimiser.
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, batch order and any random choice of the
-        method; the same value gives the same codes on CPU.
-    verbose : int, default=0
-        1 prints a line per epoch and shows a progress bar.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks of the private ``NeuralNet``.
-    validation_fraction : float or None, default=None
-        Held-out fraction to report ``valid_loss`` on.
-    early_stopping : bool, default=False
-        Stop when the monitored loss stalls for 5 epochs; keep the best
-        weights.
-"""
-
-_SHARED_ATTRS_DOC = """\
-    classes_ : ndarray
-        Class labels seen in ``fit`` (for a 2-d ``y``, the column indices).
-    net_ : skorch.NeuralNet
-        The trained network wrapper.
-    history_ : skorch.History
-        Per-epoch losses.
-    device_ : str
-        Device used.
-    quantizer_ : HouseholderQuantizer or None
-        Second stage when ``quantization="householder"``.
-    n_bits_ : int
-        Code length.
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during ``fit``, when they are all strings.
-"""
+    classes, y_idx = np.unique(y.ravel(), return_inverse=True)
+    return classes, y_idx.astype(np.int64)
 
 
 class _SupervisedDeepHasher(_BaseDeepHasher):
@@ -111,7 +58,12 @@ class _SupervisedDeepHasher(_BaseDeepHasher):
     _parameter_constraints = {**_BaseDeepHasher._parameter_constraints}
 
     def _fit_targets(self, X, y):
-        return {"y": _labels(self, y, X.shape[0])}
+        classes, labels = _labels(self, y, X.shape[0])
+        return {"y": labels}, {"classes_": classes}, {}
+
+    def _quantization_weight(self):
+        # A two-stage run trains without the quantisation term.
+        return 0.0 if self.quantization == "householder" else self.quantization_weight
 
 
 class DPSHHasher(_SupervisedDeepHasher):
@@ -132,14 +84,16 @@ class DPSHHasher(_SupervisedDeepHasher):
     quantization_weight : float, default=0.1
         The paper's ``eta``, weight of the quantisation term (relative to
         the mean pair likelihood; the term is a mean over code entries).
-%(shared)s    quantization : {"householder"} or None, default=None
+%(deep_params)s    quantization : {"householder"} or None, default=None
         ``"householder"`` trains without the quantisation term and then
         rotates the outputs with a
         :class:`~sklhash.HouseholderQuantizer` (two-stage).
 
     Attributes
     ----------
-    %(attrs)s
+    classes_ : ndarray
+        Class labels seen in ``fit`` (for a 2-d ``y``, the column indices).
+%(deep_attrs)s
     See Also
     --------
     HashNetHasher : Balanced pairwise loss with a ``tanh`` continuation.
@@ -179,11 +133,13 @@ class DPSHHasher(_SupervisedDeepHasher):
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
         validation_fraction=None,
         early_stopping=False,
+        on_interrupt="raise",
         quantization=None,
     ):
         super().__init__(
@@ -196,24 +152,25 @@ class DPSHHasher(_SupervisedDeepHasher):
             optimizer=optimizer,
             weight_decay=weight_decay,
             device=device,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
             validation_fraction=validation_fraction,
             early_stopping=early_stopping,
+            on_interrupt=on_interrupt,
             quantization=quantization,
         )
         self.quantization_weight = quantization_weight
 
-    def _codes_from_output(self, out):
+    def _codes_from_output(self, out, fitted):
         # DPSH's outputs are linear; they are the continuous codes.
         return out
 
-    def _loss(self, out, batch, training):
-        from ..nn.hashing_losses import dpsh_loss, label_similarity
+    def _criterion(self, training, **fitted):
+        from ..nn.supervised import DPSHLoss
 
-        eta = 0.0 if self.quantization == "householder" else self.quantization_weight
-        return dpsh_loss(out, label_similarity(batch["y"]), eta=eta)
+        return DPSHLoss, {"eta": self._quantization_weight()}
 
 
 class HashNetHasher(_SupervisedDeepHasher):
@@ -242,7 +199,7 @@ class HashNetHasher(_SupervisedDeepHasher):
         Growth rate of ``beta`` per optimisation step (authors' code: 0.005).
     continuation_power : float, default=0.5
         Exponent of the ``beta`` schedule (authors' code: 0.5).
-%(shared)s    quantization : {"householder"} or None, default=None
+%(deep_params)s    quantization : {"householder"} or None, default=None
         ``"householder"`` trains without the continuation (``beta = 1``) and
         then rotates the outputs with a
         :class:`~sklhash.HouseholderQuantizer` (two-stage).
@@ -252,7 +209,9 @@ class HashNetHasher(_SupervisedDeepHasher):
     beta_ : float
         Steepness reached at the end of training; ``decision_function``
         returns ``tanh(beta_ * z)``.
-    %(attrs)s
+    classes_ : ndarray
+        Class labels seen in ``fit`` (for a 2-d ``y``, the column indices).
+%(deep_attrs)s
     See Also
     --------
     DPSHHasher : Unweighted pairwise likelihood on linear outputs.
@@ -298,11 +257,13 @@ class HashNetHasher(_SupervisedDeepHasher):
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
         validation_fraction=None,
         early_stopping=False,
+        on_interrupt="raise",
         quantization=None,
     ):
         super().__init__(
@@ -315,49 +276,36 @@ class HashNetHasher(_SupervisedDeepHasher):
             optimizer=optimizer,
             weight_decay=weight_decay,
             device=device,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
             validation_fraction=validation_fraction,
             early_stopping=early_stopping,
+            on_interrupt=on_interrupt,
             quantization=quantization,
         )
         self.alpha = alpha
         self.continuation_gamma = continuation_gamma
         self.continuation_power = continuation_power
 
-    def _fit_targets(self, X, y):
-        # The continuation counts optimisation steps of this fit.
-        self._step = 0
-        self.beta_ = 1.0
-        return super()._fit_targets(X, y)
+    def _criterion(self, training, **fitted):
+        from ..nn.supervised import HashNetLoss
 
-    def _beta(self):
-        from ..nn.hashing_losses import hashnet_beta
+        return HashNetLoss, {
+            "alpha": 10.0 / self.bits if self.alpha is None else self.alpha,
+            "gamma": self.continuation_gamma,
+            "power": self.continuation_power,
+            "continuation": self.quantization != "householder",
+        }
 
-        if self.quantization == "householder":
-            return 1.0
-        return hashnet_beta(
-            self._step, gamma=self.continuation_gamma, power=self.continuation_power
-        )
+    def _fitted_from_net(self, net):
+        return {"beta_": float(net.criterion_.beta)}
 
-    def _codes_from_output(self, out):
+    def _codes_from_output(self, out, fitted):
         import torch
 
-        return torch.tanh(getattr(self, "beta_", 1.0) * out)
-
-    def _loss(self, out, batch, training):
-        import torch
-
-        from ..nn.hashing_losses import hashnet_loss, label_similarity
-
-        beta = self._beta()
-        if training:
-            self._step += 1
-            self.beta_ = beta
-        alpha = 10.0 / self.bits if self.alpha is None else self.alpha
-        s = label_similarity(batch["y"], kind="cosine")
-        return hashnet_loss(torch.tanh(beta * out), s, alpha=alpha)
+        return torch.tanh(fitted["beta_"] * out)
 
 
 class CSQHasher(_SupervisedDeepHasher):
@@ -381,7 +329,7 @@ class CSQHasher(_SupervisedDeepHasher):
     quantization_weight : float, default=1e-4
         The paper's ``lambda_1``, weight of the quantisation term (the
         authors' default).
-%(shared)s    quantization : {"householder"} or None, default=None
+%(deep_params)s    quantization : {"householder"} or None, default=None
         ``"householder"`` trains without the quantisation term and then
         rotates the outputs with a
         :class:`~sklhash.HouseholderQuantizer` (two-stage).
@@ -391,7 +339,9 @@ class CSQHasher(_SupervisedDeepHasher):
     centers_ : ndarray of shape (n_classes, bits)
         Hash centre of each class, entries ``+-1`` (row ``k`` belongs to
         ``classes_[k]``).
-    %(attrs)s
+    classes_ : ndarray
+        Class labels seen in ``fit`` (for a 2-d ``y``, the column indices).
+%(deep_attrs)s
     See Also
     --------
     DPSHHasher : Pairwise likelihood on linear outputs.
@@ -434,11 +384,13 @@ class CSQHasher(_SupervisedDeepHasher):
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
         validation_fraction=None,
         early_stopping=False,
+        on_interrupt="raise",
         quantization=None,
     ):
         super().__init__(
@@ -451,11 +403,13 @@ class CSQHasher(_SupervisedDeepHasher):
             optimizer=optimizer,
             weight_decay=weight_decay,
             device=device,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
             validation_fraction=validation_fraction,
             early_stopping=early_stopping,
+            on_interrupt=on_interrupt,
             quantization=quantization,
         )
         self.quantization_weight = quantization_weight
@@ -465,26 +419,18 @@ class CSQHasher(_SupervisedDeepHasher):
 
         from ..nn.hashing_losses import hash_centers, sample_centers
 
-        labels = _labels(self, y, X.shape[0])
-        n_classes = len(self.classes_)
+        classes, labels = _labels(self, y, X.shape[0])
         # Drawn from torch's generator, which fit has seeded from
         # random_state, so the centres follow random_state too.
         rng = np.random.default_rng(int(torch.randint(2**31 - 1, (1,))))
-        self.centers_ = hash_centers(n_classes, self.bits, random_state=rng)
+        centers = hash_centers(len(classes), self.bits, random_state=rng)
+        fitted = {"classes_": classes, "centers_": centers}
         if labels.ndim == 1:
-            return {"center": self.centers_[labels]}
+            return {"center": centers[labels]}, fitted, {}
         tie_break = np.where(rng.random(self.bits) < 0.5, -1.0, 1.0)
-        return {"center": sample_centers(labels, self.centers_, tie_break)}
+        return {"center": sample_centers(labels, centers, tie_break)}, fitted, {}
 
-    def _loss(self, out, batch, training):
-        from ..nn.hashing_losses import csq_loss
+    def _criterion(self, training, **fitted):
+        from ..nn.supervised import CSQLoss
 
-        lam = 0.0 if self.quantization == "householder" else self.quantization_weight
-        return csq_loss(out, batch["center"], lam=lam)
-
-
-for _cls in (DPSHHasher, HashNetHasher, CSQHasher):
-    _cls.__doc__ = _cls.__doc__ % {
-        "shared": _SHARED_PARAMS_DOC,
-        "attrs": _SHARED_ATTRS_DOC.lstrip(),
-    }
+        return CSQLoss, {"lam": self._quantization_weight()}

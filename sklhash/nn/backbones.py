@@ -10,7 +10,14 @@ small ``cnn`` for raw images of a few dozen pixels a side (28x28, 32x32).
 import torch
 from torch import nn
 
-__all__ = ["build_backbone", "SmallCNN", "HashModule", "infer_image_shape"]
+__all__ = [
+    "build_backbone",
+    "SmallCNN",
+    "HashModule",
+    "HashNetwork",
+    "infer_image_shape",
+    "check_channels_first",
+]
 
 
 def _mlp(n_in, hidden_layer_sizes):
@@ -87,6 +94,35 @@ class SmallCNN(nn.Module):
         return self.features(x)
 
 
+_CHANNEL_COUNTS = (1, 3, 4)
+
+
+def check_channels_first(input_shape):
+    """Raise when a 3-d sample shape looks channels-last.
+
+    sklhash's image convention is torch's, channels first: a batch is
+    ``(n, C, H, W)``. A sample of shape ``(H, W, C)`` with ``C`` in
+    ``(1, 3, 4)`` (and no such count first) would be read as ``H`` channels
+    of ``W x C`` pixels, which trains on scrambled images without any error.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one sample.
+    """
+    if len(input_shape) != 3:
+        return
+    first, last = input_shape[0], input_shape[-1]
+    if last in _CHANNEL_COUNTS and first not in _CHANNEL_COUNTS:
+        n_shape = ("n", *input_shape)
+        raise ValueError(
+            f"backbone='cnn' expects channels-first images (n, C, H, W), but X "
+            f"has shape {n_shape}, which looks channels-last (n, H, W, C) with "
+            f"C={last}. Pass X.transpose(0, 3, 1, 2) (numpy) or "
+            "X.permute(0, 3, 1, 2) (torch)."
+        )
+
+
 def build_backbone(kind, input_shape, hidden_layer_sizes=()):
     """Build a backbone and return it with its output width.
 
@@ -140,6 +176,7 @@ def build_backbone(kind, input_shape, hidden_layer_sizes=()):
         elif len(input_shape) == 2:
             image_shape, channels = None, 1
         else:
+            check_channels_first(input_shape)
             image_shape, channels = None, input_shape[0]
         cnn = SmallCNN(channels, image_shape)
         mlp, n_out = _mlp(cnn.n_out, hidden_layer_sizes)
@@ -173,5 +210,43 @@ class HashModule(nn.Module):
         self.hash = nn.Linear(n_features, bits)
         self.classifier = None if n_classes is None else nn.Linear(bits, n_classes)
 
-    def forward(self, X):
+    def forward(self, X, augment=False):
+        """Pre-activation hash values ``h`` of shape (n, bits).
+
+        ``augment`` is accepted for the interface shared with the two-view
+        modules (the training net passes ``augment=True``) and ignored: a
+        plain hash module draws no views.
+        """
         return self.hash(self.backbone(X))
+
+
+class HashNetwork(HashModule):
+    """:class:`HashModule` built from a backbone specification.
+
+    The form a skorch net instantiates from ``module__*`` arguments, so that
+    a trained network is rebuilt from parameters plus its ``state_dict``.
+
+    Parameters
+    ----------
+    backbone : {"identity", "mlp", "cnn"} or torch.nn.Module
+        See :func:`build_backbone`.
+    input_shape : tuple of int
+        Shape of one input sample.
+    bits : int
+        Code length.
+    hidden_layer_sizes : sequence of int, default=()
+        Fully connected layers of the ``"mlp"`` and ``"cnn"`` backbones.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = HashNetwork("mlp", (6,), bits=4, hidden_layer_sizes=(8,))
+    >>> tuple(net(torch.zeros(3, 6)).shape)
+    (3, 4)
+    """
+
+    def __init__(self, backbone, input_shape, bits, hidden_layer_sizes=()):
+        trunk, n_out = build_backbone(
+            backbone, tuple(input_shape), tuple(hidden_layer_sizes)
+        )
+        super().__init__(trunk, n_out, bits)
