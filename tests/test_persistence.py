@@ -135,7 +135,7 @@ def fresh_process_outputs(digits, tmp_path_factory):
 # attributes (issue 16 item 1), these parameter sets need training-only state
 # to build their network and cannot be loaded; strict, so the marks go as soon
 # as the hook lands.
-_HAS_REBUILD_HOOK = hasattr(BaseDeepHasher, "_initialize_net")
+_HAS_REBUILD_HOOK = hasattr(BaseDeepHasher, "_rebuild_net")
 _NEED_HOOK = {
     "NSHasher-6",
     "NSHasher-7",

@@ -1,6 +1,6 @@
 """A trained skorch net stored as weights, rebuilt by the estimator that owns it.
 
-Only the state dicts of the net's module and criterion are stored (as
+Only the state dict of the net's module is stored (as
 tensors, moved to the CPU first, so a file written on a GPU machine holds
 nothing CUDA-specific). Loading asks the estimator to build its untrained,
 initialised net from its parameters and fitted metadata, then loads the
@@ -28,12 +28,11 @@ def encode_net(encoder, net, where):
     module = getattr(net, "module_", None)
     if module is None:
         raise TypeError(f"{where} is not an initialised skorch net.")
+    # Only the module: the criterion is training state (the deep base's
+    # contract rebuilds an encoding net from parameters plus module weights).
     return {
         "module_class": type(module).__qualname__,
         "module": _state(encoder, module, f"{where}.module_"),
-        "criterion": _state(
-            encoder, getattr(net, "criterion_", None), f"{where}.criterion_"
-        ),
     }
 
 
@@ -54,11 +53,12 @@ def _target_device(stored):
 
 def _initialised_net(est, device):
     """The estimator's net, initialised and untrained, on ``device``."""
-    hook = getattr(est, "_initialize_net", None)
-    if hook is not None:
-        return hook(device=device)
-    # Until the deep base exposes its rebuild hook: the current base builds
-    # its module from the input shape (flat features here).
+    rebuild = getattr(est, "_rebuild_net", None)
+    if rebuild is not None:
+        # The deep base's persistence contract (sklhash/hashers/_deep.py):
+        # an untrained net from the parameters and fitted metadata.
+        return rebuild(device=device)
+    # A deep base without that hook: build the module from flat features.
     import torch
 
     from ..hashers._skorch_net import HasherNet
@@ -99,12 +99,6 @@ def decode_net(decoder, est, doc, history, where):
     except (TypeError, ValueError, RuntimeError, AttributeError) as exc:
         decoder.fail(f"{where}: the network could not be rebuilt ({exc}).")
     _load_state(decoder, net.module_, doc.get("module"), f"{where}.module_")
-    _load_state(
-        decoder,
-        getattr(net, "criterion_", None),
-        doc.get("criterion"),
-        f"{where}.criterion_",
-    )
     net.module_.eval()
     net.history = History(history)
     est.net_ = net
