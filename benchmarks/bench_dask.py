@@ -1,0 +1,397 @@
+"""Scaling out with Dask: encode and exact k-NN on a LocalCluster of 1 and 2 workers.
+
+Measures, side by side in one run (so a neighbour's load hits all of it):
+
+* **encode**: ``--rows`` Fashion-MNIST-sized rows (784 float32 pixels; the
+  real training images repeated, blocks of ``--block-rows`` rows generated on
+  the workers from a broadcast copy of the images) with ITQ and with a trained
+  deep hasher (``SemanticKLHasher``, MLP 784-512-64, fitted on a small
+  sample). Baseline: a plain loop in this process that generates the same
+  blocks and calls ``transform`` on each. Rows/s, 1 -> 2 worker speed-up,
+  the overhead of ``sklhash.dask.encode`` on 1 worker against the loop, and
+  the codes checked byte for byte against the loop's.
+* **search**: exact k-NN (``--k``, ``--queries`` queries) over ``--codes``
+  random 64-bit codes generated on the workers (``--partitions``
+  partitions) with ``DaskHammingIndex``, against ``HammingIndex``
+  (numpy backend, one thread) on the same codes in this process; answers
+  checked identical (distances and indices).
+* peak resident memory of each worker (``ru_maxrss``) and of this process.
+
+Every process runs one thread (workers: ``threads_per_worker=1``; here
+``threadpool_limits(1)`` and ``torch.set_num_threads(1)``). Each timing is
+the best of ``--repeats`` rounds; in each round every setup (the loop, 1
+worker, 2 workers; the clusters are all started first) runs once, in turn.
+The 1-minute load average is recorded beside each timing.
+
+Usage::
+
+    python benchmarks/bench_dask.py                      # the full run
+    python benchmarks/bench_dask.py --rows 100000 --codes 1000000  # quick
+    python benchmarks/bench_dask.py --json out.json --markdown out.md
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import time
+
+import numpy as np
+
+N_FEATURES = 784
+
+
+def _load_images(n_base, seed=0):
+    """The first ``n_base`` Fashion-MNIST training images, or synthetic ones."""
+    try:
+        from sklhash.datasets import load_fashion_mnist
+
+        X, y = load_fashion_mnist("train", return_X_y=True)
+        return X[:n_base], y[:n_base], "Fashion-MNIST train images, repeated"
+    except (OSError, ValueError):
+        rng = np.random.default_rng(seed)
+        X = rng.random((n_base, N_FEATURES), dtype=np.float32)
+        return X, rng.integers(0, 10, n_base), "synthetic uniform pixels"
+
+
+def make_block(base, start, stop):
+    """Rows ``start..stop`` of the endless repetition of ``base`` (a copy)."""
+    return base[np.arange(start, stop) % len(base)]
+
+
+def make_codes(seed, n, width):
+    """One partition of random packed codes (seeded: reproducible anywhere)."""
+    return np.random.default_rng(seed).integers(0, 256, (n, width), dtype=np.uint8)
+
+
+def _bounds(n, step):
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def _best(fn, repeats):
+    best, out = np.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _load():
+    return round(os.getloadavg()[0], 2)
+
+
+def fit_models(images, labels, deep_epochs, seed=0):
+    from sklhash import ITQHasher, SemanticKLHasher
+
+    itq = ITQHasher(bits=64, random_state=seed).fit(images)
+    t0 = time.perf_counter()
+    deep = SemanticKLHasher(
+        bits=64, hidden_layer_sizes=(512,), max_epochs=deep_epochs, random_state=seed
+    ).fit(images[:5000], labels[:5000])
+    print(f"deep hasher fitted on 5,000 images in {time.perf_counter() - t0:.1f} s")
+    return {"itq": itq, "semantic-kl": deep}
+
+
+def loop_encode(model, base, n_rows, block_rows):
+    return np.concatenate(
+        [
+            model.transform(make_block(base, a, b))
+            for a, b in _bounds(n_rows, block_rows)
+        ]
+    )
+
+
+def cluster_images(client, base, n_rows, block_rows):
+    import dask
+    import dask.array as da
+
+    base_ref = client.scatter(base, broadcast=True)
+    blocks = [
+        da.from_delayed(
+            dask.delayed(make_block, pure=True)(base_ref, a, b),
+            shape=(b - a, N_FEATURES),
+            dtype=np.float32,
+            meta=np.empty((0, 0), np.float32),
+        )
+        for a, b in _bounds(n_rows, block_rows)
+    ]
+    return da.concatenate(blocks)
+
+
+def cluster_codes(n_codes, n_parts, width):
+    import dask
+    import dask.array as da
+
+    return da.concatenate(
+        [
+            da.from_delayed(
+                dask.delayed(make_codes, pure=True)(1000 + i, b - a, width),
+                shape=(b - a, width),
+                dtype=np.uint8,
+                meta=np.empty((0, 0), np.uint8),
+            )
+            for i, (a, b) in enumerate(_bounds(n_codes, -(-n_codes // n_parts)))
+        ]
+    )
+
+
+def run(args):
+    import contextlib
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    torch.set_num_threads(1)
+    from distributed import Client, LocalCluster
+
+    from sklhash.dask import DaskHammingIndex, encode
+    from sklhash.neighbors import HammingIndex
+
+    base, labels, source = _load_images(args.base_images)
+    models = fit_models(base, labels, args.deep_epochs)
+    rows = {"itq": args.rows, "semantic-kl": args.deep_rows or args.rows}
+    width = 8
+    part_rows = -(-args.codes // args.partitions)
+    db = np.concatenate(
+        [
+            make_codes(1000 + i, b - a, width)
+            for i, (a, b) in enumerate(_bounds(args.codes, part_rows))
+        ]
+    )
+    queries = np.random.default_rng(7).integers(0, 256, (args.queries, width), np.uint8)
+    index = HammingIndex(backend="numpy", n_jobs=1).fit(db)
+    del db
+    results = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "threads_per_process": 1,
+        },
+        "data": source,
+        "args": vars(args),
+    }
+
+    with contextlib.ExitStack() as stack:
+        # Every setup is alive at once and measured in turn, round after
+        # round, so that a neighbour's burst of load hits all of them alike.
+        clients = {}
+        for n_workers in args.workers:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    memory_limit=args.memory_limit,
+                    silence_logs=40,
+                )
+            )
+            client = stack.enter_context(Client(cluster, set_as_default=False))
+            clients[n_workers] = client
+        setups = {0: None, **clients}
+
+        def as_current(client, fn):
+            if client is None:
+                return fn()
+            with client.as_current():
+                return fn()
+
+        # Warm up: every worker imports sklhash, torch, and builds its shards.
+        images, dindex = {}, {}
+        for n, client in clients.items():
+            with client.as_current():
+                warm = cluster_images(client, base, 64 * n, 64)
+                for model in models.values():
+                    encode(model, warm).compute()
+                images[n] = {
+                    name: cluster_images(client, base, rows[name], args.block_rows)
+                    for name in models
+                }
+                t0 = time.perf_counter()
+                dindex[n] = DaskHammingIndex().fit(
+                    cluster_codes(args.codes, args.partitions, width)
+                )
+                print(f"{n} worker(s): index built in {time.perf_counter() - t0:.1f} s")
+
+        times = {}
+        reference = {}
+        checks = {}
+        for r in range(args.repeats):
+            for name, model in models.items():
+                for n, client in setups.items():
+                    if client is None:
+                        fn = lambda m=model, k=name: loop_encode(  # noqa: E731
+                            m, base, rows[k], args.block_rows
+                        )
+                    else:
+                        fn = lambda m=model, X=images[n][name]: encode(  # noqa: E731
+                            m, X
+                        ).compute()
+                    load = _load()
+                    start = time.perf_counter()
+                    codes = as_current(client, fn)
+                    t = time.perf_counter() - start
+                    key = ("encode", name, n)
+                    times.setdefault(key, []).append((t, load))
+                    if n == 0:
+                        reference[name] = codes
+                    else:
+                        checks[key] = bool(np.array_equal(codes, reference[name]))
+                    print(
+                        f"round {r} {name:12s} workers={n} "
+                        f"{rows[name] / t:12,.0f} rows/s"
+                    )
+            for n, client in setups.items():
+                if client is None:
+                    fn = lambda: index.kneighbors(queries, args.k)  # noqa: E731
+                else:
+                    fn = lambda ix=dindex[n]: ix.kneighbors(queries, args.k)  # noqa: E731
+                load = _load()
+                start = time.perf_counter()
+                knn = as_current(client, fn)
+                t = time.perf_counter() - start
+                key = ("search", "knn", n)
+                times.setdefault(key, []).append((t, load))
+                if n == 0:
+                    ref_knn = knn
+                else:
+                    checks[key] = bool(
+                        np.array_equal(knn[0], ref_knn[0])
+                        and np.array_equal(knn[1], ref_knn[1])
+                    )
+                print(
+                    f"round {r} kNN          workers={n} {args.queries / t:12,.1f} q/s"
+                )
+        peaks = {
+            str(n): sorted(c.run(_peak_rss_mb).values()) for n, c in clients.items()
+        }
+
+    results["encode"] = []
+    results["search"] = []
+    for (task, name, n), runs in times.items():
+        t, load = min(runs)
+        entry = {
+            "workers": n,
+            "setup": (
+                (
+                    "transform loop, 1 process"
+                    if task == "encode"
+                    else "HammingIndex, 1 process"
+                )
+                if n == 0
+                else ("sklhash.dask.encode" if task == "encode" else "DaskHammingIndex")
+            ),
+            "seconds": t,
+            "all_seconds": [x for x, _ in runs],
+            "load": load,
+            "all_loads": [x for _, x in runs],
+        }
+        if n:
+            entry["identical"] = checks[(task, name, n)]
+        if task == "encode":
+            entry.update(method=name, rows=rows[name], rows_per_s=rows[name] / t)
+            results["encode"].append(entry)
+        else:
+            entry.update(queries_per_s=args.queries / t)
+            results["search"].append(entry)
+    results["worker_peak_rss_mb"] = peaks
+    results["client_peak_rss_mb"] = _peak_rss_mb()
+    return results
+
+
+def summarise(results):
+    enc = results["encode"]
+    lines = [
+        "| task | setup | workers | rows/s or queries/s | seconds | speed-up | "
+        "identical | load |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    notes = []
+    for name in dict.fromkeys(r["method"] for r in enc):
+        runs = [r for r in enc if r["method"] == name]
+        loop = next(r for r in runs if r["workers"] == 0)
+        one = next((r for r in runs if r["workers"] == 1), None)
+        for r in runs:
+            speed = (
+                ""
+                if one is None or r["workers"] == 0
+                else (f"{r['rows_per_s'] / one['rows_per_s']:.2f}x")
+            )
+            lines.append(
+                f"| encode {name} ({r['rows']:,} rows) | {r['setup']} | {r['workers']} "
+                f"| {r['rows_per_s']:,.0f} | {r['seconds']:.1f} | {speed} | "
+                f"{r.get('identical', '')} | {r['load']} |"
+            )
+        if one is not None:
+            notes.append(
+                f"{name}: encode overhead on 1 worker vs the loop: "
+                f"{100 * (one['seconds'] / loop['seconds'] - 1):+.1f}%"
+            )
+    search = results["search"]
+    single = next(r for r in search if r["workers"] == 0)
+    for r in search:
+        speed = (
+            ""
+            if r["workers"] == 0
+            else (f"{r['queries_per_s'] / single['queries_per_s']:.2f}x vs 1 process")
+        )
+        lines.append(
+            f"| kNN k={results['args']['k']} on {results['args']['codes']:,} codes "
+            f"| {r['setup']} | {r['workers']} | {r['queries_per_s']:,.1f} | "
+            f"{r['seconds']:.1f} | {speed} | "
+            f"{r.get('identical', '')} | {r['load']} |"
+        )
+    for n, peaks in results.get("worker_peak_rss_mb", {}).items():
+        notes.append(
+            f"peak worker RSS with {n} worker(s): "
+            + ", ".join(f"{p:,.0f} MB" for p in peaks)
+        )
+    notes.append(
+        f"peak RSS of the client process: {results['client_peak_rss_mb']:,.0f} MB"
+    )
+    return "\n".join(lines) + "\n\n" + "\n".join(f"* {n}" for n in notes) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--deep-rows",
+        type=int,
+        default=None,
+        help="rows for the deep hasher (default: --rows)",
+    )
+    parser.add_argument("--block-rows", type=int, default=20_000)
+    parser.add_argument("--base-images", type=int, default=10_000)
+    parser.add_argument("--deep-epochs", type=int, default=2)
+    parser.add_argument("--codes", type=int, default=10_000_000)
+    parser.add_argument("--partitions", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--memory-limit", default="4GiB")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--markdown", default=None)
+    args = parser.parse_args()
+    results = run(args)
+    table = summarise(results)
+    print(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table)
+
+
+if __name__ == "__main__":
+    main()
