@@ -108,6 +108,7 @@ def test_same_answers_as_hamming_index(make_index, backend, n_bits, n, seed, dat
         assert np.array_equal(rdist[i], ref_rdist[i])
         assert np.array_equal(rids[i], ref_ids[ref_pos[i]])
     index.drop()
+    index.close()  # one connection per example, not one per example kept open
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
