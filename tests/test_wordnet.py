@@ -60,7 +60,7 @@ def test_private_copy_of_a_symlinked_debian_dir(tmp_path, monkeypatch):
     links.mkdir()
     for name in _wordnet._REQUIRED:
         (links / name).symlink_to(source / name)
-    monkeypatch.setenv("SKLHASH_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("SKLHASH_CACHE", str(tmp_path / "cache"))
     reader = load_wordnet(links)
     copy = Path(reader.root.path)
     assert copy.is_relative_to(tmp_path / "cache")

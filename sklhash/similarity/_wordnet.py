@@ -10,15 +10,27 @@ Where WordNet comes from, in this order:
 nltk reads a dictionary directory only from a root listed in
 ``nltk.data.path``, refuses symlinked files, and needs a ``lexnames`` file
 that Debian does not ship. So a dictionary directory is copied once into a
-private cache (``$SKLHASH_DATA/wordnet`` or ``~/.cache/sklhash/wordnet``)
-with ``lexnames`` written out, and that cache is added to ``nltk.data.path``.
+private per-user cache with ``lexnames`` written out, and that cache is added
+to ``nltk.data.path``. The cache is ``$SKLHASH_CACHE/wordnet``, else
+``$XDG_CACHE_HOME/sklhash/wordnet``, else ``~/.cache/sklhash/wordnet``; it
+is created with mode 0o700 and used only when it is a real folder (not a
+link) owned by the current user and writable by nobody else, so that no
+other user can plant a WordNet in it. Otherwise the copy goes to a fresh
+private temporary folder, removed when the process exits; never to a folder
+of a predictable name under ``/tmp``.
+
+nltk is an optional dependency (the ``wordnet`` extra): it is imported only
+when a WordNet is loaded, and its absence is an ImportError naming the
+install command. The shipped hierarchies need neither nltk nor WordNet.
 """
 
+import atexit
 import functools
 import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -54,12 +66,76 @@ _HOW_TO_GET = (
 )
 
 
+_NLTK_MISSING = (
+    "Loading WordNet (LabelHierarchy.from_wordnet, load_wordnet, "
+    "load_wordnet_glosses, hierarchy='auto' on WordNet-id folders) needs nltk, "
+    'an optional dependency: pip install "sklhash[wordnet]". The shipped '
+    "hierarchies (fashion_mnist_hierarchy, cifar100_hierarchy) need no nltk."
+)
+
+
+def _nltk_data():
+    """``nltk.data``, or an ImportError that says how to install it."""
+    try:
+        import nltk.data
+    except ImportError as exc:
+        raise ImportError(_NLTK_MISSING) from exc
+    return nltk.data
+
+
 def _cache_root():
-    base = os.environ.get("SKLHASH_DATA")
+    """The per-user cache folder of the WordNet copies (see module doc)."""
+    base = os.environ.get("SKLHASH_CACHE")
     if base:
         return Path(base).expanduser() / "wordnet"
     xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(xdg).expanduser() / "sklhash" / "wordnet"
+
+
+class _UntrustedCache(OSError):
+    """The cache folder could have been written by someone else."""
+
+
+def _check_private(path):
+    """``path`` must be a real folder of ours that nobody else can write.
+
+    Raises _UntrustedCache otherwise. ``lstat`` so that a link planted in
+    place of the folder is seen as a link, not followed.
+    """
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise _UntrustedCache(f"{path} is not a plain folder (a link?)")
+    if info.st_uid != os.getuid():
+        raise _UntrustedCache(f"{path} belongs to user id {info.st_uid}, not to us")
+    if info.st_mode & 0o022:
+        raise _UntrustedCache(f"{path} is writable by other users")
+    return path
+
+
+def _private_root():
+    """The cache root, created 0o700 and checked; else an OSError."""
+    root = _cache_root()
+    if not root.is_absolute():
+        raise _UntrustedCache(f"the cache folder {root} is not an absolute path")
+    root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        root.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    # Its parent could let another user swap our folder for theirs.
+    _check_private(root.parent)
+    info = os.lstat(root)
+    if info.st_uid == os.getuid() and stat.S_ISDIR(info.st_mode):
+        os.chmod(root, 0o700)  # an older sklhash created it 0o755
+    return _check_private(root)
+
+
+@functools.lru_cache(maxsize=1)
+def _session_root():
+    """A fresh private folder for this process, removed at exit."""
+    root = Path(tempfile.mkdtemp(prefix="sklhash-wordnet-"))  # 0o700, random
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
 
 
 def _is_dict_dir(path):
@@ -69,11 +145,10 @@ def _is_dict_dir(path):
 
 def _authorise(root):
     """Let nltk's path sandbox read ``root``."""
-    import nltk.data
-
+    data = _nltk_data()
     root = str(root)
-    if root not in nltk.data.path:
-        nltk.data.path.append(root)
+    if root not in data.path:
+        data.path.append(root)
 
 
 def _private_copy(source):
@@ -84,14 +159,24 @@ def _private_copy(source):
         for name in _REQUIRED
     )
     key = hashlib.sha256(f"{source}|{stamp}".encode()).hexdigest()[:16]
-    for root in (_cache_root(), Path(tempfile.gettempdir()) / f"sklhash-{os.getuid()}"):
+    problems = []
+    for get_root in (_private_root, _session_root):
+        try:
+            root = get_root()
+        except OSError as exc:  # unwritable, or not ours: not used
+            problems.append(f"{_cache_root()}: {exc}")
+            continue
         target = root / key
         if (target / "lexnames").is_file():
-            return target
+            try:
+                return _check_private(target)
+            except OSError as exc:
+                problems.append(str(exc))
+                continue
         try:
-            root.mkdir(parents=True, exist_ok=True)
             work = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
-        except OSError:
+        except OSError as exc:
+            problems.append(f"{root}: {exc}")
             continue
         try:
             for name in _REQUIRED + _OPTIONAL:
@@ -110,20 +195,22 @@ def _private_copy(source):
                 # another process finished the same copy first
                 if not (target / "lexnames").is_file():
                     raise
-        except OSError:
+        except OSError as exc:
+            problems.append(f"{root}: {exc}")
             continue
         finally:
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
         return target
     raise OSError(
-        f"could not write a private copy of the WordNet directory {source} to "
-        f"{_cache_root()}; set $SKLHASH_DATA to a writable directory."
+        f"could not write a private copy of the WordNet directory {source} "
+        f"({'; '.join(problems)}); set $SKLHASH_CACHE to a folder of yours."
     )
 
 
 @functools.lru_cache(maxsize=1)
 def _reader_class():
+    _nltk_data()  # the ImportError that names the extra
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
     class OfflineWordNetReader(WordNetCorpusReader):
@@ -151,6 +238,7 @@ def _reader_for_dir(source):
 
 @functools.lru_cache(maxsize=1)
 def _nltk_corpus():
+    _nltk_data()  # the ImportError that names the extra
     from nltk.corpus import wordnet
 
     try:
@@ -179,6 +267,8 @@ def load_wordnet(path=None):
     ------
     LookupError
         When no WordNet is found; the message says how to get one.
+    ImportError
+        When nltk is not installed (``pip install "sklhash[wordnet]"``).
 
     Examples
     --------
@@ -187,6 +277,7 @@ def load_wordnet(path=None):
     >>> wn.synset_from_pos_and_offset("n", 2084071).name()
     'dog.n.01'
     """
+    _nltk_data()  # before anything is copied: nltk is an optional extra
     if path is None:
         path = os.environ.get("SKLHASH_WORDNET") or None
     if path is not None:
@@ -215,11 +306,11 @@ def wordnet_available():
     Returns
     -------
     bool
-        True when a WordNet could be loaded.
+        True when a WordNet could be loaded (False without nltk too).
     """
     try:
         load_wordnet()
-    except LookupError:
+    except (LookupError, ImportError):
         return False
     return True
 
@@ -229,12 +320,16 @@ def _wordnet_installed():
 
     Tests skip on it; it is deliberately generous (any Debian directory
     counts) so that a broken install fails the tests instead of skipping them.
+    Without nltk (an optional extra) no WordNet can be read: False.
     """
+    try:
+        import nltk.data
+    except ImportError:
+        return False
     if os.environ.get("SKLHASH_WORDNET") or any(
         os.path.isdir(d) for d in DEBIAN_WORDNET_DIRS
     ):
         return True
-    import nltk.data
 
     try:
         nltk.data.find("corpora/wordnet")
