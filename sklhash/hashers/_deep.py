@@ -92,7 +92,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import BaseHasher
-from ..utils._device import limit_threads, resolve_device
+from ..utils._device import resolve_device
 
 __all__ = ["BaseDeepHasher"]
 
@@ -194,6 +194,29 @@ def _fill_docstring(cls):
     cls.__doc__ = doc.replace(
         "%(deep_params)s", _DEEP_PARAMS_DOC.format(**defaults)
     ).replace("%(deep_attrs)s", _DEEP_ATTRS_DOC)
+
+
+def _n_threads(n_jobs):
+    """Threads for ``n_jobs``, scikit-learn's convention.
+
+    None means 1 unless a :func:`joblib.parallel_config` context sets
+    ``n_jobs``; -1 means all CPUs, -2 all but one, and so on.
+    """
+    from joblib import effective_n_jobs
+
+    if n_jobs == 0:
+        raise ValueError(
+            "n_jobs=0 has no meaning; use None or 1 (one thread), a larger "
+            "number of threads, or -1 for all CPUs."
+        )
+    return max(1, int(effective_n_jobs(n_jobs)))
+
+
+def _limit_threads(n_jobs):
+    """torch and BLAS threads scoped to one fit or encoding, then restored."""
+    from ..utils._threads import limit_threads
+
+    return limit_threads(_n_threads(n_jobs), torch=True)
 
 
 def _silent(*args, **kwargs):
@@ -498,7 +521,7 @@ class BaseDeepHasher(BaseHasher):
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         fork_devices = [torch.device(device)] if device.startswith("cuda") else []
-        with limit_threads(self.n_jobs), torch.random.fork_rng(devices=fork_devices):
+        with _limit_threads(self.n_jobs), torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
             fitted = self._fit_network(X, y, device, seed)
         # Published at once, only now that training and the second stage
@@ -605,7 +628,7 @@ class BaseDeepHasher(BaseHasher):
         )
 
     def _decision_function(self, X):
-        with limit_threads(self.n_jobs):
+        with _limit_threads(self.n_jobs):
             Z = self._embedding(X)
             if self.quantizer_ is None:
                 return Z
@@ -632,7 +655,7 @@ class BaseDeepHasher(BaseHasher):
         """
         check_is_fitted(self)
         X = self._validate_transform_input(X)
-        with limit_threads(self.n_jobs):
+        with _limit_threads(self.n_jobs):
             return self._embedding(X)
 
     def __sklearn_tags__(self):

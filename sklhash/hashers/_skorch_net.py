@@ -33,7 +33,8 @@ class HasherNet(NeuralNet):
     Training also stops with a ``ValueError`` naming the epoch when the loss
     or, at the end of an epoch, any weight of the module is not finite, and a
     ``KeyboardInterrupt`` (which skorch's ``partial_fit`` swallows) is
-    recorded in ``interrupted_epoch_`` (the number of epochs completed) so
+    recorded in ``interrupted_epoch_`` (the number of epochs whose steps
+    all ran, ``epochs_completed_``) so
     that the caller can tell a finished run from an interrupted one.
 
     skorch's callbacks also stop training by raising ``KeyboardInterrupt``
@@ -64,14 +65,13 @@ class HasherNet(NeuralNet):
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         self.interrupted_epoch_ = None
+        self.epochs_completed_ = len(self.history)
         with _record_sigint() as received:
             try:
                 return super().fit_loop(X, y, epochs=epochs, **fit_params)
             except KeyboardInterrupt:
                 if received:
-                    # The epoch in progress when the interrupt came is
-                    # incomplete.
-                    self.interrupted_epoch_ = max(len(self.history) - 1, 0)
+                    self.interrupted_epoch_ = self.epochs_completed_
                 raise
 
     def on_epoch_end(self, net, **kwargs):
@@ -85,6 +85,8 @@ class HasherNet(NeuralNet):
                     f"{len(self.history)}; training stopped and no model was "
                     "kept. Lower lr or scale the input features."
                 )
+        # Every training and validation step of this epoch has run.
+        self.epochs_completed_ = len(self.history)
 
 
 @contextmanager

@@ -114,7 +114,7 @@ def check_channels_first(input_shape):
         return
     first, last = input_shape[0], input_shape[-1]
     if last in _CHANNEL_COUNTS and first not in _CHANNEL_COUNTS:
-        n_shape = ("n", *input_shape)
+        n_shape = "(n, " + ", ".join(str(s) for s in input_shape) + ")"
         raise ValueError(
             f"backbone='cnn' expects channels-first images (n, C, H, W), but X "
             f"has shape {n_shape}, which looks channels-last (n, H, W, C) with "
