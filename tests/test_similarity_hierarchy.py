@@ -313,3 +313,102 @@ def test_similarity_and_hierarchy_modules_do_not_import_torch():
         "assert 'sentence_transformers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------- stored descriptions are not trusted
+def _description():
+    h = LabelHierarchy.from_parent_map(ANIMALS, names={"cat": "Felis catus"})
+    return json.loads(json.dumps(h.to_dict()))
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        # Python would take -1 as the last node, True as node 1: silently
+        # another hierarchy.
+        (lambda d: d["edges"].__setitem__(0, [-1, d["edges"][0][1]]), "edges holds -1"),
+        (lambda d: d["edges"].__setitem__(0, [True, 0]), "edges holds True"),
+        (lambda d: d["classes"].__setitem__(0, -1), "classes holds -1"),
+        (lambda d: d["classes"].__setitem__(0, False), "classes holds False"),
+        (lambda d: d["classes"].__setitem__(0, 10**6), "classes holds 1000000"),
+        (lambda d: d.update(nodes="abcdefghij"), "'nodes' must be a list"),
+        (lambda d: d.update(classes={"0": 1}), "'classes' must be a list"),
+        (lambda d: d["nodes"].__setitem__(0, 1.5), "nodes must be int or str"),
+        (lambda d: d["nodes"].__setitem__(0, [1]), "nodes must be int or str"),
+        (lambda d: d["edges"].append([0, 1, 2]), "an edge must be a"),
+        (lambda d: d.update(names=["Felis catus"]), "'names' must map"),
+        (lambda d: d.update(names={"0": 5}), "'names' must map"),
+        (lambda d: d.update(names={"-1": "x"}), "'names' must map"),
+        (lambda d: d.update(names={"²": "x"}), "'names' must map"),
+        (lambda d: d.update(names={"99": "x"}), "names holds 99"),
+    ],
+)
+def test_corrupt_descriptions_are_refused(edit, match):
+    data = _description()
+    edit(data)
+    with pytest.raises(
+        ValueError, match=f"corrupt LabelHierarchy description: {match}"
+    ):
+        LabelHierarchy.from_dict(data)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 12) | st.floats() | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(key=st.sampled_from(["nodes", "edges", "classes", "names"]), value=_json)
+def test_any_json_value_gives_a_hierarchy_or_a_value_error(key, value):
+    data = _description()
+    data[key] = value
+    try:
+        h = LabelHierarchy.from_dict(data)
+    except ValueError:
+        return
+    # What loads must be a consistent hierarchy that round-trips.
+    assert LabelHierarchy.from_dict(h.to_dict()).to_dict() == h.to_dict()
+
+
+@given(
+    position=st.sampled_from(["edges", "classes"]),
+    index=st.integers(0, 20),
+    value=_json,
+)
+def test_any_json_value_inside_a_list_gives_a_hierarchy_or_a_value_error(
+    position, index, value
+):
+    data = _description()
+    items = data[position]
+    items[index % len(items)] = value
+    try:
+        LabelHierarchy.from_dict(data)
+    except ValueError:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "latin-1", "nested"])
+def test_unreadable_json_files_name_the_file(tmp_path, kind):
+    path = tmp_path / "h.json"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "latin-1":
+        path.write_bytes('{"format": "café"}'.encode("latin-1"))
+    elif kind == "nested":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match=f"{path}"):
+        LabelHierarchy.from_json(path)
+
+
+def test_oversized_json_file_is_refused(tmp_path, monkeypatch):
+    from sklhash.similarity import _hierarchy
+
+    path = tmp_path / "h.json"
+    LabelHierarchy.from_parent_map(ANIMALS).to_json(path)
+    monkeypatch.setattr(_hierarchy, "_MAX_JSON_BYTES", 100)
+    with pytest.raises(ValueError, match=f"{path}: larger than 100 bytes"):
+        LabelHierarchy.from_json(path)

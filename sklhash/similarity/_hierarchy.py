@@ -20,6 +20,8 @@ import numpy as np
 _FORMAT = "sklhash.LabelHierarchy"
 _FORMAT_VERSION = 1
 _KINDS = ("height", "wu_palmer")
+# The largest hierarchy file read (ImageNet-21k's tree is a few MB).
+_MAX_JSON_BYTES = 256 << 20
 
 
 def _as_list(labels):
@@ -744,17 +746,50 @@ class LabelHierarchy:
             raise ValueError(
                 f"unsupported LabelHierarchy format version {data.get('version')!r}."
             )
-        try:
-            nodes = list(data["nodes"])
-            parents = {n: [] for n in nodes}
-            for p, c in data["edges"]:
-                parents[nodes[c]].append(nodes[p])
-            classes = [nodes[i] for i in data["classes"]]
-            names = {nodes[int(i)]: name for i, name in data.get("names", {}).items()}
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ValueError(f"corrupt LabelHierarchy description: {exc!r}") from exc
-        if len(parents) != len(nodes):
+        # Checked strictly, not trusted: a negative or boolean index would
+        # silently pick another node (Python's -1 is the last one), a string
+        # of nodes would be iterated character by character.
+        for key in ("nodes", "edges", "classes"):
+            if not isinstance(data.get(key), list):
+                raise ValueError(
+                    f"corrupt LabelHierarchy description: {key!r} must be a list, "
+                    f"got {type(data.get(key)).__name__}."
+                )
+        nodes = data["nodes"]
+        for node in nodes:
+            if isinstance(node, bool) or not isinstance(node, (int, str)):
+                raise ValueError(
+                    "corrupt LabelHierarchy description: nodes must be int or str, "
+                    f"got {node!r}."
+                )
+        if len(set(nodes)) != len(nodes):
             raise ValueError("corrupt LabelHierarchy description: repeated nodes.")
+        n = len(nodes)
+        parents = {node: [] for node in nodes}
+        for edge in data["edges"]:
+            if not isinstance(edge, list) or len(edge) != 2:
+                raise ValueError(
+                    "corrupt LabelHierarchy description: an edge must be a "
+                    f"[parent, child] pair of node indices, got {edge!r}."
+                )
+            p, c = (_node_index(i, n, "edges") for i in edge)
+            parents[nodes[c]].append(nodes[p])
+        classes = [nodes[_node_index(i, n, "classes")] for i in data["classes"]]
+        raw_names = data.get("names", {})
+        if not isinstance(raw_names, Mapping):
+            raise ValueError(
+                "corrupt LabelHierarchy description: 'names' must map node "
+                f"indices to str, got {type(raw_names).__name__}."
+            )
+        names = {}
+        for key, name in raw_names.items():
+            is_index = isinstance(key, str) and key.isascii() and key.isdigit()
+            if not is_index or not isinstance(name, str):
+                raise ValueError(
+                    "corrupt LabelHierarchy description: 'names' must map node "
+                    f"indices to str, got {key!r}: {name!r}."
+                )
+            names[nodes[_node_index(int(key), n, "names")]] = name
         return cls(parents, classes=classes, names=names)
 
     def to_json(self, path):
@@ -782,15 +817,37 @@ class LabelHierarchy:
         -------
         LabelHierarchy
         """
-        with open(path, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: not valid JSON ({exc}).") from exc
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(_MAX_JSON_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(
+                f"Cannot read the hierarchy file {path}: {exc.strerror or exc}"
+            ) from exc
+        if len(raw) > _MAX_JSON_BYTES:
+            raise ValueError(
+                f"{path}: larger than {_MAX_JSON_BYTES} bytes, not a hierarchy file."
+            )
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc}).") from exc
+        except RecursionError as exc:  # "[[[[..." nested beyond the stack
+            raise ValueError(f"{path}: JSON nested too deeply.") from exc
         try:
             return cls.from_dict(data)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from exc
+
+
+def _node_index(i, n, what):
+    """``i`` as an index into the n nodes of a description, or a ValueError."""
+    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
+        raise ValueError(
+            f"corrupt LabelHierarchy description: {what} holds {i!r}, not a node "
+            f"index in 0..{n - 1}."
+        )
+    return i
 
 
 def _find_cycle(parents):
