@@ -111,7 +111,16 @@ def test_tiny_batches(n, code_values):
 
 @pytest.mark.parametrize("n, bits, d", [(64, 16, 32), (128, 32, 128)])
 def test_float32_nsh_sizes(n, bits, d):
+    # (128, 32, 128) is NSHasher's default shape and takes the recursive
+    # level kernel of _Chunk._kernel.
     _assert_same(1, n, bits, d, torch.float32, F32, n_positives=8, symmetric=True)
+
+
+def test_both_kernel_paths_equal_reference(monkeypatch):
+    for threshold in (1, 1 << 40):  # recursions everywhere / matrix products
+        monkeypatch.setattr(fast, "_SCAN_MIN_WORK", threshold)
+        _assert_same(8, 24, 5, 4, torch.float64, F64, n_positives=3,
+                     symmetric=True)
 
 
 def test_chunked_path_equals_reference(monkeypatch):
@@ -121,7 +130,14 @@ def test_chunked_path_equals_reference(monkeypatch):
     _assert_same(3, 12, 5, 4, torch.float64, F64, binary=False, n_positives=3,
                  symmetric=True)
     _assert_same(4, 12, 3, 4, torch.float64, F64, n_positives=3, symmetric=True)
-    assert len(fast._chunks(torch.rand(12, 12, dtype=torch.float64), 4)) > 1
+    assert len(fast._chunks(12, 12, 144, 4)) > 1
+
+
+def test_sorted_transpose_columns_equal_reference(monkeypatch):
+    # The path taken off the CPU: the transposed membership matrix gets
+    # sorted columns.
+    monkeypatch.setattr(fast, "_needs_sorted_columns", lambda device: True)
+    _assert_same(6, 40, 6, 8, torch.float64, F64, n_positives=4, symmetric=True)
 
 
 def test_sorted_cosines_equal_reference():

@@ -50,14 +50,15 @@ __all__ = ["sorted_nce_loss", "sorted_cosines"]
 # chunk; scores off a grid get small chunks and cost what the reference
 # costs, in bounded memory.
 _CHUNK_ELEMENTS = 1 << 22
+# Below this many elements (levels x chunk x d) the level kernel is applied
+# as a dense matrix product, above it by two recursions (_Chunk._kernel).
+_SCAN_MIN_WORK = 1 << 17
 # torch.nn.functional.normalize's default clamp of the norm.
 _EPS = 1e-12
 
 
-def _chunks(s, d):
-    """Anchor slices such that each chunk's grouped tensors stay bounded."""
-    n, m = s.shape
-    n_levels = int(torch.unique(s).numel())
+def _chunks(n, m, n_levels, d):
+    """Anchor slices such that each chunk's level tensors stay bounded."""
     size = n
     while size > 1:
         levels = min(n_levels, size * m)
@@ -65,6 +66,12 @@ def _chunks(s, d):
             break
         size = (size + 1) // 2
     return [slice(a, a + size) for a in range(0, n, size)]
+
+
+def _needs_sorted_columns(device):
+    # torch's CPU sparse @ dense (MKL or its own loop) sums each row in any
+    # order; other backends are given sorted columns.
+    return device.type != "cpu"
 
 
 def _csr(crow, col, values, shape):
@@ -76,75 +83,104 @@ def _csr(crow, col, values, shape):
 
 
 class _Chunk:
-    """Tie levels of a chunk of anchors and the grouped forward pass.
+    """Similarity levels of a chunk of anchors and the grouped forward pass.
 
     All anchors of the chunk share one list of levels (the distinct scores
-    of the chunk, ``L`` of them; an anchor's empty levels have count 0), so
-    the level-by-level SoftSort kernel ``exp(-|v_k - v_l| / tau)`` is one
-    ``L x L`` matrix and its products are single matrix multiplications over
-    a ``(L, c, d)`` layout (level-major).
+    of the chunk, ``L`` of them, ascending; an anchor's empty levels have
+    count 0), so the SoftSort kernel ``K_kl = exp(-|v_k - v_l| / tau)`` and
+    its signed form ``sign(v_k - v_l) K_kl`` are single ``L x L`` operators,
+    applied to level-major ``(L, c * d)`` tensors at once.
     """
 
-    def __init__(self, s, perm, Z, Y, tau, need_grad):
+    def __init__(self, s, perm, Z, Y, tau, need_grad, levels=None):
         c, n = s.shape
         d = Z.shape[1]
         dev = s.device
-        values, item_level = torch.unique(s, sorted=True, return_inverse=True)
+        if levels is None:
+            levels = torch.unique(s, sorted=True, return_inverse=True)
+        values, item_level = levels
         L = values.numel()
         self.tau = tau
+        self.values = values
         self.item_level = item_level  # (c, n)
-        self.rank_level = item_level.gather(1, perm)
-        # A[(i, l), j] = 1 when s_ij = v_l: one entry per anchor and item,
-        # rows anchor-major, columns increasing within a row (stable sort),
-        # as CSR wants.
-        key = (torch.arange(c, device=dev).unsqueeze(1) * L + item_level).flatten()
-        self.key = key
-        self.order = item_level.sort(dim=1, stable=True).indices
-        counts = torch.bincount(key, minlength=c * L)
-        crow = torch.zeros(c * L + 1, dtype=torch.long, device=dev)
+        anchor = torch.arange(c, device=dev).unsqueeze(1)
+        # Row of item j of anchor i in the level-major layout: l(i, j) c + i.
+        self.key = (item_level * c + anchor).flatten()
+        self.rank_key = (item_level.gather(1, perm) * c + anchor).flatten()
+        counts = torch.bincount(self.key, minlength=L * c)
+        self.count = counts.view(L, c).to(Z.dtype)
+        # A[(l, i), j] = 1 when s_ij = v_l: one entry per anchor and item,
+        # ordered by row and then column, as CSR wants (a stable sort of the
+        # row-major keys).
+        self.order = self.key.sort(stable=True).indices
+        crow = torch.zeros(L * c + 1, dtype=torch.long, device=dev)
         crow[1:] = counts.cumsum(0)
         ones = torch.ones(c * n, dtype=Z.dtype, device=dev)
-        self.A = _csr(crow, self.order.flatten(), ones, (c * L, n))
-        self.count = counts.view(c, L).T.to(Z.dtype).contiguous()  # (L, c)
+        self.A = _csr(crow, self.order % n, ones, (L * c, n))
         diff = values.unsqueeze(1) - values.unsqueeze(0)
+        self.kern = torch.exp(diff.abs() / -tau)
+        self.sgn_kern = self.kern * torch.sign(diff)
         # The largest logit of a present level's row is 0 (the level
         # itself), so nothing overflows and den >= 1 there; rows of empty
         # levels are clamped only to stay finite (nothing reads them).
-        kern = torch.exp(diff.abs() / -tau)
-        self.kern = kern
-        self.den = (kern @ self.count).clamp_min(torch.finfo(Z.dtype).tiny)
-        # Summed latents of each level, level-major so that the kernel is
-        # applied by one matrix product over all anchors.
-        S = (self.A @ Z).view(c, L, d).transpose(0, 1).reshape(L, c * d)
-        if need_grad:
-            self.sgn_kern = kern * torch.sign(diff)
-            KS, SgS = (torch.cat([kern, self.sgn_kern]) @ S).view(2, L, c, d)
-        else:
-            KS = (kern @ S).view(L, c, d)
-        self.E = KS / self.den.unsqueeze(2)  # gathered latents per level
-        self.norm = self.E.norm(dim=2)
+        self.den = (self.kern @ self.count).clamp_min(torch.finfo(Z.dtype).tiny)
+        S = (self.A @ Z).view(L, c * d)  # summed latents of each level
+        KS, SgS = self._kernel(S, signed=need_grad)
+        # The gathered latents are E = KS / den; E itself is never formed.
+        self.KS = KS.view(L, c, d)
+        self.norm = self.KS.norm(dim=2) / self.den  # |E|
         # Numerators E . y from the item scores a_l = sum_{j in l} z_j . y.
-        a = torch.zeros(c * L, dtype=Z.dtype, device=dev)
-        self.a = a.index_add_(0, key, (Y @ Z.T).flatten()).view(c, L).T.contiguous()
-        self.cos = (kern @ self.a) / self.den / self.norm.clamp_min(_EPS)
+        a = torch.zeros(L * c, dtype=Z.dtype, device=dev)
+        self.a = a.index_add_(0, self.key, (Y @ Z.T).flatten()).view(L, c)
+        self.cos = (self.kern @ self.a) / self.den / self.norm.clamp_min(_EPS)
         if need_grad:
             # E_k . (sum_l sgn_kl K_kl S_l) / den_k, for dc/du in backward.
-            self.e_dot_f = (self.E * SgS).sum(2) / self.den
+            self.e_dot_f = torch.linalg.vecdot(
+                self.KS, SgS.view(L, c, d), dim=2) / self.den**2
+
+    def _kernel(self, M, signed):
+        """``K @ M`` and (if ``signed``) ``(sign * K) @ M`` for ``M`` (L, N).
+
+        ``K_kl = exp(-|v_k - v_l| / tau)`` factorises along the sorted
+        levels (Laplace kernel), so both products come from two first-order
+        recursions, ``F_k = r_k F_{k-1} + M_k`` upwards and ``B_k = r_{k+1}
+        B_{k+1} + M_k`` downwards with ``r_k = exp(-(v_k - v_{k-1}) / tau)``:
+        ``K M = F + B - M`` and ``(sign * K) M = F - B``, ``O(L N)`` instead
+        of the ``O(L^2 N)`` matrix product, which is kept for many levels of
+        small width (scores off a grid), where the Python loop would cost
+        more.
+        """
+        L, N = M.shape
+        if L * N < _SCAN_MIN_WORK:
+            if not signed:
+                return self.kern @ M, None
+            both = torch.cat([self.kern, self.sgn_kern]) @ M
+            return both[:L], both[L:]
+        ratios = torch.exp(torch.diff(self.values) / -self.tau).tolist()
+        F = torch.empty_like(M)
+        B = torch.empty_like(M)
+        F[0] = M[0]
+        for k in range(1, L):
+            torch.add(M[k], F[k - 1], alpha=ratios[k - 1], out=F[k])
+        B[L - 1] = M[L - 1]
+        for k in range(L - 2, -1, -1):
+            torch.add(M[k], B[k + 1], alpha=ratios[k], out=B[k])
+        KM = (F + B).sub_(M)
+        return KM, (F.sub_(B) if signed else None)
 
     def cos_by_rank(self):
-        return self.cos.T.gather(1, self.rank_level)
+        c = self.item_level.shape[0]
+        return self.cos.flatten()[self.rank_key].view(c, -1)
 
     def backward(self, grad_c, Z, Y):
         """(dL/ds, dL/dsv, dL/dZ part, dL/dY) of this chunk."""
-        L, c, d = self.E.shape
+        L, c, d = self.KS.shape
         n = Z.shape[0]
-        tau, den, E, cos = self.tau, self.den, self.E, self.cos
+        tau, den, cos = self.tau, self.den, self.cos
         # A level's cosine is shared by its ranks: its upstream gradient is
         # the sum of theirs.
-        rank_key = torch.arange(c, device=Z.device).unsqueeze(1) * L + self.rank_level
-        G = torch.zeros(c * L, dtype=grad_c.dtype, device=grad_c.device)
-        G = G.index_add_(0, rank_key.flatten(), grad_c.flatten())
-        G = G.view(c, L).T.contiguous()
+        G = torch.zeros(L * c, dtype=grad_c.dtype, device=grad_c.device)
+        G = G.index_add_(0, self.rank_key, grad_c.flatten()).view(L, c)
         # Per unit upstream gradient: c = (E . y) / max(|E|, eps), so
         # dc/dnum = 1/max(|E|, eps) and dc/d|E| = -c/|E| above eps, 0 below.
         big = self.norm > _EPS
@@ -154,21 +190,26 @@ class _Chunk:
         # rho_k = sum_j P_kj dL/dP_kj = E_k . dc/dE_k: zero by scale
         # invariance of the cosine, except below eps (no normalisation).
         rho = torch.where(big, torch.zeros_like(cos), cos)
-        # X_k = dL/dE_k / den_k, with dL/dP_kj = z_j . dL/dE_k.
-        X = ((G * g_norm / norm_c / den).unsqueeze(2) * E
-             + (G * g_num / den).unsqueeze(2) * Y.unsqueeze(0))
-        X = X.view(L, c * d)
-        # Latents: dL/dS_l = sum_k K_kl X_k; softmax logits -|u_k - s_j|/tau
+        # X_k = dL/dE_k / den_k (with E = KS / den), dL/dP_kj = z_j . dL/dE_k.
+        X = torch.addcmul(
+            (G * g_num / den).unsqueeze(2) * Y.unsqueeze(0),
+            (G * g_norm / (norm_c * den**2)).unsqueeze(2),
+            self.KS,
+        ).view(L, c * d)
+        # Latents: dL/dS_l = sum_k K_kl X_k. Softmax logits -|u_k - s_j|/tau
         # give dL/ds_j = sum_k sgn_kl K_kl (z_j . X_k - rho_k / den_k) / tau
-        # for item j at level l.
-        gS_H = (torch.cat([self.kern, self.sgn_kern.T]) @ X).view(2, L, c, d)
-        gS_H = gS_H.transpose(1, 2).reshape(2, c * L, d)  # anchor-major
-        grad_Z = self._transpose() @ gS_H[0]
-        grad_Y = (((G * g_num).unsqueeze(2)) * E).sum(0)
-        zh = torch.sparse.sampled_addmm(self.A, gS_H[1], Z.T, beta=0.0).values()
-        grad_s = torch.empty_like(grad_c).scatter_(1, self.order, zh.view(c, n))
-        h = (self.sgn_kern.T @ (G * rho / den)).T  # (c, L)
-        grad_s = (grad_s - h.gather(1, self.item_level)) / tau
+        # for item j at level l; sgn K is antisymmetric: its transpose is -it.
+        gS, SgX = self._kernel(X, signed=True)
+        grad_Z = self._transpose() @ gS.view(L * c, d)
+        # dL/dy_i = sum_k G_k dc_k/dnum_k E_k = sum_j w_{l(i,j)} z_j.
+        w = (self.kern @ (G * g_num / den)).flatten()[self.key].view(c, n)
+        grad_Y = w @ Z
+        zh = torch.sparse.sampled_addmm(
+            self.A, SgX.view(L * c, d), Z.T, beta=0.0, alpha=-1.0).values()
+        grad_s = torch.empty_like(zh)
+        grad_s[self.order] = zh
+        h = (self.sgn_kern.T @ (G * rho / den)).flatten()
+        grad_s = (grad_s - h[self.key]).view(c, n) / tau
         # dc_k/du_k per unit upstream gradient; each rank r of level k gets
         # its own grad_c[r] times this, which sort's backward routes to the
         # item holding rank r, tied or not, exactly as in the reference.
@@ -176,16 +217,20 @@ class _Chunk:
         sg_cnt = self.sgn_kern @ self.count
         phi = -(g_norm / norm_c * self.e_dot_f
                 + (g_num * sg_a - rho * sg_cnt) / den) / tau
-        grad_sv = grad_c * phi.T.gather(1, self.rank_level)
+        grad_sv = grad_c * phi.flatten()[self.rank_key].view(c, n)
         return grad_s, grad_sv, grad_Z, grad_Y
 
     def _transpose(self):
-        # A^T as CSR: row j holds anchor i's entry at column i L + l(i, j),
-        # increasing in i, so the columns are already in CSR's order.
+        # A^T as CSR: row j holds anchor i's entry at column l(i, j) c + i.
+        # CSR wants each row's columns sorted; the CPU kernel (a sum per row)
+        # does not need it, and sorting costs as much as the product.
         c, n = self.item_level.shape
-        crow = torch.arange(0, c * n + 1, c, device=self.key.device)
-        ones = torch.ones(c * n, dtype=self.E.dtype, device=self.key.device)
-        return _csr(crow, self.key.view(c, n).T.flatten(), ones, (n, self.A.shape[0]))
+        cols = self.key.view(c, n).T
+        cols = (cols.sort(dim=1).values.flatten()
+                if _needs_sorted_columns(cols.device) else cols.flatten())
+        crow = torch.arange(0, c * n + 1, c, device=cols.device)
+        ones = torch.ones(c * n, dtype=self.KS.dtype, device=cols.device)
+        return _csr(crow, cols, ones, (n, self.A.shape[0]))
 
 
 class _GroupedSortedCosines(torch.autograd.Function):
@@ -202,11 +247,14 @@ class _GroupedSortedCosines(torch.autograd.Function):
     @staticmethod
     def forward(ctx, s, sv, perm, Z, Y, tau):
         need_grad = any(ctx.needs_input_grad)
-        chunks = _chunks(s, Z.shape[1])
+        levels = torch.unique(s, sorted=True, return_inverse=True)
+        chunks = _chunks(*s.shape, levels[0].numel(), Z.shape[1])
+        if len(chunks) > 1:
+            levels = None  # each chunk has its own, fewer levels
         out = torch.empty_like(s)
         kept = []
         for b in chunks:
-            chunk = _Chunk(s[b], perm[b], Z, Y[b], tau, need_grad)
+            chunk = _Chunk(s[b], perm[b], Z, Y[b], tau, need_grad, levels)
             out[b] = chunk.cos_by_rank()
             # One chunk: keep it for backward; several: recompute each there,
             # so that memory stays bounded by one chunk.
