@@ -180,13 +180,13 @@ def test_hasher_trained_with_a_checkpoint_saves_and_loads(digits, tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
 
 
-class _InterruptAfterEpoch(Callback):
-    """Ctrl-C right after the given epoch (skorch ends training there)."""
+class _InterruptInEpoch(Callback):
+    """Ctrl-C at the first batch of the given epoch (1-based)."""
 
     def __init__(self, epoch):
         self.epoch = epoch
 
-    def on_epoch_end(self, net, **kwargs):
+    def on_batch_end(self, net, **kwargs):
         if len(net.history) == self.epoch:
             raise KeyboardInterrupt
 
@@ -216,7 +216,7 @@ def test_every_deep_hasher_resumes_an_interrupted_fit_bitwise(
     fit_args = (X, y) if cls(**params).__sklearn_tags__().target_tags.required else (X,)
     reference = cls(**params).fit(*fit_args).transform(X)
     interrupted = cls(
-        **params, callbacks=[TrainingCheckpoint(tmp_path), _InterruptAfterEpoch(1)]
+        **params, callbacks=[TrainingCheckpoint(tmp_path), _InterruptInEpoch(2)]
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -88,6 +88,8 @@ class TrainingCheckpoint(Callback):
     resumed_epochs_ : int
         Epochs taken from the checkpoint in the last ``fit`` (0 when it
         started afresh).
+    checkpointed_epochs_ : int
+        Epochs completed and in the checkpoint, in the last ``fit``.
     total_epochs_ : int
         The net's ``max_epochs`` in the last ``fit``.
     n_samples_ : int or None
@@ -129,6 +131,7 @@ class TrainingCheckpoint(Callback):
         self.total_epochs_ = net.max_epochs
         self.n_samples_ = _n_samples(X)
         self.resumed_epochs_ = 0
+        self.checkpointed_epochs_ = 0
         if self.resume and os.path.exists(self.path):
             done = self._restore(net)
             if done > self.total_epochs_:
@@ -138,6 +141,7 @@ class TrainingCheckpoint(Callback):
                     "another checkpoint_dir."
                 )
             self.resumed_epochs_ = done
+            self.checkpointed_epochs_ = done
             # skorch's fit loop reads max_epochs after on_train_begin; it is
             # put back in on_train_end.
             net.max_epochs = self.total_epochs_ - done
@@ -163,13 +167,17 @@ class TrainingCheckpoint(Callback):
             ),
         }
         _container.write(self.path, _KIND, document, encoder.arrays)
+        self.checkpointed_epochs_ = len(net.history)
 
     def on_train_end(self, net, **kwargs):
         if hasattr(self, "total_epochs_"):
             net.max_epochs = self.total_epochs_
-            if len(net.history) < self.total_epochs_ and not _stopped_early(net):
+            # Not len(net.history): an interrupt inside an epoch leaves that
+            # epoch's unfinished row there.
+            done = self.checkpointed_epochs_
+            if done < self.total_epochs_ and not _stopped_early(net):
                 warnings.warn(
-                    f"training stopped after epoch {len(net.history)} of "
+                    f"training stopped after epoch {done} of "
                     f"{self.total_epochs_}; fit again with the same "
                     f"checkpoint_dir ({os.fspath(self.checkpoint_dir)!r}) to resume.",
                     UserWarning,
