@@ -98,3 +98,53 @@ def test_random_state(wn, glosses):
 def test_bad_arguments(wn, kwargs, match):
     with pytest.raises(ValueError, match=match):
         load_wordnet_glosses(wordnet=wn, **kwargs)
+
+
+class _DictDir:
+    """The one method of a WordNet reader that ``_noun_graph`` uses."""
+
+    class _Pointer:
+        def __init__(self, path):
+            self.path = path
+
+        def open(self):
+            return open(self.path, "rb")
+
+        def __str__(self):
+            return str(self.path)
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def abspath(self, name):
+        return self._Pointer(self.folder / name)
+
+
+GOOD = (
+    "00001740 03 n 01 entity 0 001 ~ 00001930 n 0000 | that which exists\n"
+    "00001930 03 n 01 physical_entity 0 000 | an entity that has existence\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (GOOD, None),
+        ("  1 licence header\n" + GOOD, None),
+        (GOOD.replace("001 ~", "009 ~"), "line 1: .*9 pointers announced"),
+        (GOOD.replace(" 01 entity", " zz entity"), "line 1: not a data.noun line"),
+        (GOOD[: GOOD.index("\n") + 20], "line 2: not a data.noun line"),
+        (GOOD.splitlines()[0] + "\n", "points to hyponym 00001930"),
+        (b"\xff\xfe garbage", "not UTF-8"),
+    ],
+)
+def test_damaged_data_noun_names_file_and_line(tmp_path, text, match):
+    from sklhash.datasets._wordnet_glosses import _noun_graph
+
+    raw = text if isinstance(text, bytes) else text.encode()
+    (tmp_path / "data.noun").write_bytes(raw)
+    if match is None:
+        assert _noun_graph(_DictDir(tmp_path)) == {1740: (1930,), 1930: ()}
+    else:
+        with pytest.raises(ValueError, match=f"{tmp_path / 'data.noun'}.*{match}"):
+            _noun_graph(_DictDir(tmp_path))

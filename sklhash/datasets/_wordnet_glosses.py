@@ -37,24 +37,52 @@ sklhash/datasets/data/WORDNET_LICENSE.txt).
 @functools.lru_cache(maxsize=4)
 def _noun_graph(wn):
     """``{offset: tuple of hyponym offsets}`` for every noun synset."""
-    with wn.abspath("data.noun").open() as f:
-        text = f.read().decode("utf-8")
+    path = wn.abspath("data.noun")
+    with path.open() as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"WordNet file {path} is not UTF-8 text ({exc})") from exc
     children = {}
-    for line in text.splitlines():
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line or line.startswith(" "):  # the licence header
             continue
-        fields = line.split(" | ", 1)[0].split()
-        i = 4 + 2 * int(fields[3], 16)
-        n_pointers = int(fields[i])
-        i += 1
-        kids = []
-        for _ in range(n_pointers):
-            symbol, offset, pos = fields[i], fields[i + 1], fields[i + 2]
-            if symbol == "~" and pos == "n":
-                kids.append(int(offset))
-            i += 4
-        children[int(fields[0])] = tuple(kids)
+        try:
+            offset, kids = _parse_data_line(line)
+        except (ValueError, IndexError) as exc:
+            # The lines are read by position: a damaged one would otherwise
+            # stop with an IndexError, or shift every field after it.
+            raise ValueError(
+                f"WordNet file {path}, line {lineno}: not a data.noun line "
+                f"({exc}): {line[:60]!r}"
+            ) from exc
+        children[offset] = kids
+    for offset, kids in children.items():
+        for kid in kids:
+            if kid not in children:
+                raise ValueError(
+                    f"WordNet file {path}: synset {offset:08d} points to hyponym "
+                    f"{kid:08d}, which is not in the file (damaged or truncated)"
+                )
     return children
+
+
+def _parse_data_line(line):
+    """``(offset, hyponym offsets)`` of one line of data.noun (wndb(5WN))."""
+    fields = line.split(" | ", 1)[0].split()
+    i = 4 + 2 * int(fields[3], 16)
+    n_pointers = int(fields[i])
+    if len(fields) < i + 1 + 4 * n_pointers:
+        raise ValueError(f"{n_pointers} pointers announced, fewer present")
+    i += 1
+    kids = []
+    for _ in range(n_pointers):
+        symbol, offset, pos = fields[i], fields[i + 1], fields[i + 2]
+        if symbol == "~" and pos == "n":
+            kids.append(int(offset))
+        i += 4
+    return int(fields[0]), tuple(kids)
 
 
 @functools.lru_cache(maxsize=8)
