@@ -14,9 +14,9 @@ import sys
 
 import numpy as np
 import pytest
+from _hashers import test_params as _test_params
+from _hashers import torch_hashers
 from sklearn.datasets import load_digits
-
-from sklhash.utils._test_common import fit_small, torch_hashers
 
 torch = pytest.importorskip("torch")
 
@@ -25,6 +25,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 TORCH_HASHERS = torch_hashers()
+
+
+def fit_small(name, cls, X, y, **params):
+    est = cls(**{**_test_params(name), **params})
+    if est.__sklearn_tags__().target_tags.required:
+        return est.fit(X, y)
+    return est.fit(X)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +98,8 @@ def test_cnn_and_householder_on_cuda(digits):
     codes = est.fit(images, y).transform(images)
     assert codes.shape == (len(X), 1)
     assert est.quantizer_ is not None
+    # The Householder second stage trains on the hasher's device too.
+    assert est.quantizer_.device_.startswith("cuda")
     nsh = NSHasher(bits=8, backbone="cnn", latent_dim=8, hidden_layer_sizes=(32,),
                    max_epochs=2, warmup_epochs=1, batch_size=32, device="cuda",
                    code_source="head", random_state=0)
@@ -100,6 +109,20 @@ def test_cnn_and_householder_on_cuda(digits):
     assert type(latent.quantizer_).__name__ == "ITQHasher"
     restored = pickle.loads(pickle.dumps(latent))
     np.testing.assert_array_equal(restored.transform(images), latent.transform(images))
+
+
+def test_rebuilt_net_on_cuda_encodes_like_the_trained_one(digits):
+    from sklhash import DPSHHasher
+
+    X, y = digits
+    est = DPSHHasher(bits=8, hidden_layer_sizes=(16,), max_epochs=1, device="cuda",
+                     random_state=0).fit(X, y)
+    net = est._rebuild_net()
+    assert str(net.device).startswith("cuda")
+    net.module_.load_state_dict(est.net_.module_.state_dict())
+    expected = est.decision_function(X)
+    est.net_ = net
+    np.testing.assert_array_equal(est.decision_function(X), expected)
 
 
 def test_cuda_learns_like_cpu(digits):

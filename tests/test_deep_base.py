@@ -5,13 +5,14 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _hashers import test_params as _test_params
+from _hashers import torch_hashers
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklhash import LSHHasher, hamming_distances
 from sklhash.hashers._deep import BaseDeepHasher
-from sklhash.utils._test_common import fit_small, torch_hashers
 
 
 class ToyLoss(torch.nn.Module):
@@ -258,6 +259,13 @@ def _torch_objects(obj, path, seen):
 
 
 _TORCH_HASHERS = torch_hashers()
+
+
+def fit_small(name, cls, X, y, **params):
+    est = cls(**{**_test_params(name), **params})
+    if est.__sklearn_tags__().target_tags.required:
+        return est.fit(X, y)
+    return est.fit(X)
 
 
 @pytest.mark.parametrize(

@@ -129,10 +129,11 @@ _DEEP_PARAMS_DOC = """\
         (scikit-learn's convention: None means 1 unless in a
         :func:`joblib.parallel_config` context, -1 means all CPUs). The
         setting is restored afterwards. One thread is the default because
-        more were measured slower for these small networks on CPU: on a
-        2-core machine, 2 threads took 4.7 times (NSHasher) and 6.9 times
-        (SemanticKLHasher) as long on digits, and 3.5 and 6.6 times with
-        another process busy (``docs/deep_hashers.md``).
+        more were measured slower for these small networks on a shared CPU:
+        on a 2-core machine used by others, 32-bit codes of digits, 5
+        epochs, 2 threads took 4.7 times (NSHasher) and 6.9 times
+        (SemanticKLHasher) as long as 1, and 3.5 and 6.6 times with another
+        busy process beside them.
     random_state : int, RandomState instance or None, default={random_state}
         Seeds initialisation, batch order and every random choice of the
         method (views, KL target draws, hash centres); the same value gives

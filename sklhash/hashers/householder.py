@@ -157,6 +157,17 @@ def householder_rotation(
     module = HouseholderOrthogonal(K, device=dev, dtype=torch.float32)
     weight = module.weight
 
+    # A plain torch loop rather than a skorch net with ValidSplit,
+    # EarlyStopping(load_best=True) and LRScheduler, for three reasons:
+    # (1) each step is householder_sgd_step, a hand-derived gradient with no
+    # autograd graph (about half the cost of autograd + an optimiser, see
+    # sklhash.nn.householder), which skorch's train_step cannot use;
+    # (2) the schedule restarts from the best parameters at each step drop,
+    # which neither ReduceLROnPlateau (keeps the current parameters) nor
+    # EarlyStopping (restores only at the end) does; (3) the held-out loss is
+    # also scored before the first epoch, so that the initial -I can win
+    # (best_epoch_ = 0), which skorch's per-epoch scoring never sees.
+
     def _val_loss():
         with torch.no_grad():
             return float(quantization_loss(module(Z_val), loss))
