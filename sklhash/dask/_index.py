@@ -222,7 +222,7 @@ class DaskHammingIndex(BaseEstimator):
 
     # -- building -----------------------------------------------------------
 
-    def _build(self, codes, name, n_bits):
+    def _build(self, codes, name, n_bits, first):
         """Persist one HammingIndex per partition; return them and their sizes.
 
         Every static check runs before any task; the tasks check what only
@@ -252,7 +252,6 @@ class DaskHammingIndex(BaseEstimator):
                 f"{n_bytes(n_bits)} bytes (n_bits={n_bits}); encode them with "
                 "the same hasher."
             )
-        first = getattr(self, "n_partitions_", 0)
         built = [
             dask.delayed(_build_partition, pure=True)(block, n_bits, width, first + i)
             for i, (block, _) in enumerate(parts)
@@ -287,7 +286,7 @@ class DaskHammingIndex(BaseEstimator):
         self : DaskHammingIndex
             The fitted index.
         """
-        parts, sizes, n_bits = self._build(codes, "codes", None)
+        parts, sizes, n_bits = self._build(codes, "codes", None, first=0)
         if sizes.sum() == 0:
             raise ValueError(
                 "codes must hold at least one code; all partitions are empty."
@@ -313,7 +312,9 @@ class DaskHammingIndex(BaseEstimator):
             The index, now holding ``n_codes_ + n_new`` codes.
         """
         check_is_fitted(self)
-        parts, sizes, _ = self._build(codes, "codes", self.n_bits_)
+        parts, sizes, _ = self._build(
+            codes, "codes", self.n_bits_, first=self.n_partitions_
+        )
         self.partitions_ = self.partitions_ + parts
         self.partition_sizes_ = np.concatenate([self.partition_sizes_, sizes])
         self.n_partitions_ = len(self.partitions_)
