@@ -18,7 +18,7 @@ from sklhash.neighbors import HammingIndex, _faiss, _io, _mih, _numpy
 needs_faiss = pytest.mark.skipif(
     not _faiss.faiss_available(), reason="the optional faiss-cpu is not installed"
 )
-BACKENDS = ["numpy", pytest.param("faiss", marks=needs_faiss), "mih"]
+BACKENDS = ["numpy", pytest.param("faiss", marks=needs_faiss), "mih", "auto"]
 
 
 def brute_knn(queries, db, k):
@@ -272,23 +272,65 @@ def test_faiss_sees_bits_in_sklhash_order():
     assert _faiss.to_faiss_order(np.array([[0b1000_0000]], dtype=np.uint8))[0, 0] == 1
 
 
-def test_auto_uses_mih_for_small_radii_on_large_databases(rng):
-    db = random_codes(rng, 60_000, 64)
-    db[30_000:30_010] = db[0]
-    queries = np.concatenate([db[:5], random_codes(rng, 5, 64)])
-    auto = HammingIndex().fit(db)
-    assert auto._radius_backend(2) == "mih"
-    assert auto._radius_backend(40) != "mih"
-    ref = HammingIndex("numpy").fit(db)
-    for radius in (0, 2, 5):
-        got = auto.radius_neighbors(queries, radius)
+def _assert_same_as_numpy(index, queries, ks=(1, 10), radii=(0, 2, 5)):
+    ref = HammingIndex("numpy").fit(index.codes_)
+    for k in ks:
+        for got, expected in zip(
+            index.kneighbors(queries, k), ref.kneighbors(queries, k), strict=True
+        ):
+            np.testing.assert_array_equal(got, expected)
+    for radius in radii:
+        got = index.radius_neighbors(queries, radius)
         expected = ref.radius_neighbors(queries, radius)
         for a, b in zip(got[1], expected[1], strict=True):
             np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(
-        HammingIndex("mih").fit(db).kneighbors(queries, 3)[1],
-        ref.kneighbors(queries, 3)[1],
-    )
+
+
+def test_auto_chooses_by_the_work_on_these_codes(rng):
+    # Random codes: buckets nearly empty, neighbours far away. Radius 2 reads
+    # a handful of table entries (multi-index hashing); radius 40 or a k-NN
+    # search would probe more entries than the scan reads codes.
+    db = random_codes(rng, 60_000, 64)
+    queries = np.concatenate([db[:40], random_codes(rng, 40, 64)])
+    auto = HammingIndex().fit(db)
+    assert auto._radius_backend(2, queries) == "mih"
+    assert auto._radius_backend(40, queries) == auto._scan_backend()
+    assert auto._knn_backend(10, queries) == "numpy"
+    _assert_same_as_numpy(auto, queries)
+    # Clustered codes (300 distinct codes, 200 copies each): every probed
+    # bucket holds 200 codes or more, so even radius 0 reads more than the
+    # scan costs (60,000 / 256 codes, half that for a FAISS scan).
+    clustered = np.repeat(random_codes(rng, 300, 64), 200, axis=0)
+    auto = HammingIndex().fit(clustered)
+    assert auto._radius_backend(0, clustered[::997]) == auto._scan_backend()
+    # k-NN stops at the first bucket (ten neighbours at distance 0): 201
+    # entries read, below the k-NN budget of 60,000 / 64 (/ 2 for FAISS).
+    assert auto._knn_backend(10, clustered[::997]) == "mih"
+    _assert_same_as_numpy(auto, clustered[::997], radii=(0, 1))
+    # Near-duplicate pairs: neighbours at distance 0 and 1, buckets of two
+    # codes: k-NN by multi-index hashing.
+    base = random_codes(rng, 30_000, 64)
+    bits = unpack_codes(base, 64).astype(bool)
+    bits[np.arange(30_000), rng.integers(0, 64, 30_000)] ^= True
+    pairs = np.concatenate([base, pack_codes(bits)])
+    auto = HammingIndex().fit(pairs)
+    queries = pairs[::599]
+    assert auto._knn_backend(2, queries) == "mih"
+    # Too few queries for a sample: the scan answers them directly.
+    assert auto._knn_backend(2, queries[:5]) == "numpy"
+    _assert_same_as_numpy(auto, queries, ks=(1, 2, 7))
+
+
+def test_auto_scan_is_faiss_only_on_its_fast_widths(rng, monkeypatch):
+    monkeypatch.setattr(_faiss, "faiss_available", lambda: True)
+    for bits, expected in ((32, "faiss"), (48, "numpy"), (64, "faiss"),
+                           (96, "numpy"), (128, "faiss"), (256, "faiss")):
+        index = HammingIndex().fit(random_codes(rng, 4, bits))
+        assert index._scan_backend("radius") == expected, bits
+        # k-NN scans with numpy: FAISS leaves ties unordered.
+        assert index._scan_backend("knn") == "numpy"
+    monkeypatch.setattr(_faiss, "faiss_available", lambda: False)
+    assert HammingIndex().fit(random_codes(rng, 4, 64))._scan_backend() == "numpy"
 
 
 # -- index life cycle ----------------------------------------------------------

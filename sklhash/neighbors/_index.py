@@ -20,10 +20,33 @@ from . import _faiss, _io, _mih, _numpy
 __all__ = ["HammingIndex"]
 
 _BACKENDS = {"auto", "numpy", "faiss", "mih"}
-# "auto" uses multi-index hashing for a radius search once the database has
-# this many codes and the look-ups per query stay below n_codes / 1000.
+
+# How "auto" chooses, from measurements on learned codes (ITQ codes of
+# Fashion-MNIST, 60k and 1M clustered codes, 48 and 64 bits; random codes as
+# the other extreme): benchmarks/bench_index.py --data learned, tables in
+# docs/index_search.md.
+#
+# * Linear scan for radius search: FAISS only where it has a specialised
+#   popcount loop (codes of 4, 8, 16, 20, 32 or 64 bytes): 1.5-2.3x faster
+#   than numpy on 64-bit codes, but 2-5x slower on 48-bit codes (its generic
+#   loop). For k-NN always numpy: FAISS does not order ties, and on learned
+#   codes so many queries have more ties at the k-th distance than it returns
+#   that re-answering them by the scan made the FAISS backend 0.6-1.9x the
+#   numpy time at 64 bits and 3-4x at 48 bits.
+_FAISS_FAST_WIDTHS = frozenset({4, 8, 16, 20, 32, 64})
+# * Multi-index hashing only on databases of at least this many codes (the
+#   tables are built on first use: 0.1 s at 60k codes, 2-3 s at 1M).
 _MIH_MIN_CODES = 50_000
-_MIH_MAX_PROBE_FRACTION = 1e-3
+# * ... and only where the table entries it would read (probes plus candidate
+#   codes in the probed buckets, counted on a sample of the queries) cost less
+#   than the scan: one entry read cost as much as scanning this many codes
+#   with numpy (measured: 140-300 for radius search, 60-80 for k-NN, whose
+#   scan does more per code). FAISS's fast scan counts double.
+_MIH_ENTRY_COST = {"radius": 256, "knn": 64}
+# * Queries sampled for that count; k-NN answers them by the scan first (their
+#   k-th distances say how far multi-index hashing would have to search) and
+#   keeps those answers, so the sample costs nothing extra.
+_PILOT_QUERIES = 32
 
 
 def _check_n_neighbors(n_neighbors, n_codes):
@@ -273,22 +296,69 @@ class HammingIndex(BaseEstimator):
             self._columns(), _as_words(queries), k, self.n_bits_, self._n_threads()
         )
 
-    def _scan_backend(self):
-        """The linear scan used by "auto": FAISS when installed, else numpy."""
+    def _scan_backend(self, task="radius"):
+        """The linear scan "auto" uses for ``task`` (see _FAISS_FAST_WIDTHS)."""
         if self.backend == "auto":
-            return "faiss" if _faiss.faiss_available() else "numpy"
+            fast = task == "radius" and self.codes_.shape[1] in _FAISS_FAST_WIDTHS
+            return "faiss" if fast and _faiss.faiss_available() else "numpy"
         return "faiss" if self.backend == "faiss" else "numpy"
 
-    def _radius_backend(self, radius):
+    def _mih_pays(self, task, queries, radii):
+        """Whether multi-index hashing reads fewer entries than a scan costs."""
+        budget = self.n_codes_ / _MIH_ENTRY_COST[task]
+        if self._scan_backend(task) == "faiss":
+            budget /= 2
+        m = _mih.effective_n_substrings(self.n_bits_, self.n_codes_, self.n_substrings)
+        radii = np.atleast_1d(radii)
+        # Probes alone, from the code length: no tables built when they already
+        # cost more than the scan (random codes: neighbours far away).
+        probes = np.mean([_mih.probes_per_query(self.n_bits_, m, r) for r in radii])
+        if probes >= budget:
+            return False
+        return float(self._mih().lookup_cost(queries, radii).mean()) < budget
+
+    def _pilot(self, queries):
+        n = queries.shape[0]
+        return np.unique(np.linspace(0, n - 1, min(n, _PILOT_QUERIES)).astype(np.int64))
+
+    def _choose_knn(self, queries, k):
+        """Backend for a k-NN search, and the sample answered while choosing.
+
+        Returns ``(backend, rows, dist, idx)``; ``rows`` (possibly empty) are
+        queries already answered exactly with ``dist`` and ``idx``.
+        """
+        none = np.empty(0, dtype=np.int64)
+        if self.backend != "auto":
+            return self.backend, none, None, None
+        scan = self._scan_backend("knn")
+        if self.n_codes_ < _MIH_MIN_CODES or queries.shape[0] <= _PILOT_QUERIES:
+            return scan, none, None, None
+        rows = self._pilot(queries)
+        dist, idx = self._search_knn(scan, queries[rows], k)
+        pays = self._mih_pays("knn", queries[rows], dist[:, k - 1])
+        return ("mih" if pays else scan), rows, dist, idx
+
+    def _knn_backend(self, k, queries):
+        """The backend "auto" picks for this k-NN search (for benchmarks)."""
+        return self._choose_knn(check_codes(queries), k)[0]
+
+    def _radius_backend(self, radius, queries):
+        """The backend a radius search runs on."""
         if self.backend in ("numpy", "faiss"):
             return self.backend
-        if self.backend == "auto" and self.n_codes_ < _MIH_MIN_CODES:
+        if self.backend == "mih":
+            m = _mih.effective_n_substrings(
+                self.n_bits_, self.n_codes_, self.n_substrings
+            )
+            # Past this, looking codes up costs more than scanning them all.
+            probes = _mih.probes_per_query(self.n_bits_, m, radius)
+            return "mih" if probes <= self.n_codes_ else "numpy"
+        if self.n_codes_ < _MIH_MIN_CODES or queries.shape[0] == 0:
             return self._scan_backend()
-        m = _mih.effective_n_substrings(self.n_bits_, self.n_codes_, self.n_substrings)
-        probes = _mih.probes_per_query(self.n_bits_, m, radius)
-        limit = _MIH_MAX_PROBE_FRACTION if self.backend == "auto" else 1.0
-        # Past this, looking codes up costs more than scanning them all.
-        return "mih" if probes <= limit * self.n_codes_ else self._scan_backend()
+        sample = queries[self._pilot(queries)]
+        if self._mih_pays("radius", sample, radius):
+            return "mih"
+        return self._scan_backend()
 
     # -- search -------------------------------------------------------------
 
@@ -316,21 +386,33 @@ class HammingIndex(BaseEstimator):
         if queries.shape[0] == 0:
             dist = np.empty((0, k), dtype=np.int32)
             idx = np.empty((0, k), dtype=np.int64)
-        elif self.backend != "mih" and self._scan_backend() == "numpy":
-            dist, idx = self._numpy_knn(queries, k)
+            return (dist, idx) if return_distance else idx
+        backend, done, done_dist, done_idx = self._choose_knn(queries, k)
+        if done.size == 0:
+            dist, idx = self._search_knn(backend, queries, k)
         else:
-
-            def fallback(rows, k):
-                return self._numpy_knn(queries[rows], k)
-
-            if self.backend != "mih":
-                dist, idx = _faiss.knn(
-                    self._faiss_index(), queries, k, self.n_bits_,
-                    self._faiss_threads(), fallback,
-                )
-            else:
-                dist, idx = self._mih().knn(queries, k, fallback)
+            rest = np.ones(queries.shape[0], dtype=bool)
+            rest[done] = False
+            dist = np.empty((queries.shape[0], k), dtype=np.int32)
+            idx = np.empty((queries.shape[0], k), dtype=np.int64)
+            dist[done], idx[done] = done_dist, done_idx
+            if rest.any():
+                dist[rest], idx[rest] = self._search_knn(backend, queries[rest], k)
         return (dist, idx) if return_distance else idx
+
+    def _search_knn(self, backend, queries, k):
+        if backend == "numpy":
+            return self._numpy_knn(queries, k)
+
+        def fallback(rows, k):
+            return self._numpy_knn(queries[rows], k)
+
+        if backend == "faiss":
+            return _faiss.knn(
+                self._faiss_index(), queries, k, self.n_bits_,
+                self._faiss_threads(), fallback,
+            )
+        return self._mih().knn(queries, k, fallback)
 
     def radius_neighbors(self, queries, radius, return_distance=True):
         """All codes within Hamming distance ``radius`` of each query.
@@ -355,7 +437,7 @@ class HammingIndex(BaseEstimator):
         """
         queries = self._check_queries(queries)
         r = _check_radius(radius)
-        backend = self._radius_backend(r)
+        backend = self._radius_backend(r, queries)
         if queries.shape[0] == 0:
             dist, idx = np.empty(0, dtype=object), np.empty(0, dtype=object)
         elif backend == "faiss":

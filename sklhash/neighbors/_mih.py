@@ -173,6 +173,29 @@ class MultiIndex:
         """Substring values of the queries, shape ``(m, n_queries)``."""
         return substring_keys(queries, self.bounds)
 
+    def lookup_cost(self, queries, radii):
+        """Table entries a search up to each query's radius reads.
+
+        Probes plus the candidate codes found in the probed buckets, per query,
+        counted from the tables without computing a single distance: the work
+        multi-index hashing would do, measured on the data itself (clustered
+        codes have large buckets, random ones nearly empty buckets).
+        """
+        radii = np.broadcast_to(np.asarray(radii, dtype=np.int64), (queries.shape[0],))
+        qkeys = self.query_keys(queries)
+        cost = np.zeros(queries.shape[0])
+        for r in range(int(radii.max(initial=-1)) + 1):
+            j, s = r % self.m, r // self.m
+            rows = np.flatnonzero(radii >= r)
+            masks = _shell(int(self.lengths[j]), s)
+            if rows.size == 0 or masks.size == 0:
+                continue
+            lo, hi = self.tables[j].ranges(
+                (qkeys[j, rows][:, None] ^ masks[None, :]).ravel()
+            )
+            cost[rows] += masks.size + (hi - lo).reshape(rows.size, -1).sum(axis=1)
+        return cost
+
     def _step(self, qkeys, active, r):
         """Codes counted at step ``r`` for the queries ``active``.
 
