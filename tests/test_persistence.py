@@ -35,7 +35,6 @@ from sklearn.preprocessing import (
 )
 
 from sklhash import ITQHasher, LSHHasher
-from sklhash.hashers._deep import BaseDeepHasher
 from sklhash.neighbors import HammingIndex, HashingNearestNeighbors
 from sklhash.persistence import (
     FORMAT_VERSION,
@@ -131,32 +130,7 @@ def fresh_process_outputs(digits, tmp_path_factory):
     return {name: (expected[name], folder / f"{name}.skhash") for name in fitted}
 
 
-# Until the deep base can rebuild its net from parameters and fitted
-# attributes (issue 16 item 1), these parameter sets need training-only state
-# to build their network and cannot be loaded; strict, so the marks go as soon
-# as the hook lands.
-_HAS_REBUILD_HOOK = hasattr(BaseDeepHasher, "_rebuild_net")
-_NEED_HOOK = {
-    "NSHasher-6",
-    "NSHasher-7",
-    "CIBHasher-8",
-    "DPSHHasher-10",
-    "SemanticKLHasher-14",
-    "SemanticKLHasher-15",
-    "SemanticKLHasher-16",
-}
-
-
-def _mark(name):
-    mark = pytest.mark.xfail(
-        not _HAS_REBUILD_HOOK and name in _NEED_HOOK,
-        strict=True,
-        reason="needs BaseDeepHasher's net rebuild hook (issue 16 item 1)",
-    )
-    return pytest.param(name, marks=mark)
-
-
-@pytest.mark.parametrize("name", [_mark(name) for name, _ in MODELS] + OTHERS)
+@pytest.mark.parametrize("name", [name for name, _ in MODELS] + OTHERS)
 def test_round_trip_in_a_fresh_process_gives_identical_output(
     name, fresh_process_outputs
 ):

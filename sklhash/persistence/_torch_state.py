@@ -52,22 +52,13 @@ def _target_device(stored):
 
 
 def _initialised_net(est, device):
-    """The estimator's net, initialised and untrained, on ``device``."""
-    rebuild = getattr(est, "_rebuild_net", None)
-    if rebuild is not None:
-        # The deep base's persistence contract (sklhash/hashers/_deep.py):
-        # an untrained net from the parameters and fitted metadata.
-        return rebuild(device=device)
-    # A deep base without that hook: build the module from flat features.
-    import torch
+    """The estimator's net, initialised and untrained, on ``device``.
 
-    from ..hashers._skorch_net import HasherNet
-
-    module = est._build_module((est.n_features_in_,))
-    net = HasherNet(
-        module=module, criterion=torch.nn.Identity, device=device, hasher=est
-    )
-    return net.initialize()
+    The deep base's persistence contract (``sklhash/hashers/_deep.py``):
+    ``_rebuild_net`` builds it from the parameters and fitted metadata,
+    leaving the caller's torch random state alone.
+    """
+    return est._rebuild_net(device=device)
 
 
 def _load_state(decoder, module, doc, where):
