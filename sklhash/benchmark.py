@@ -379,8 +379,10 @@ def _run_record(est):
     history = getattr(est, "history_", None)
     if history is not None:
         record["epochs"] = len(history)
-    elif hasattr(est, "n_iter_"):
-        record["epochs"] = int(est.n_iter_)
+    if hasattr(est, "n_iter_"):
+        # Iterations as the class counts them (ITQ's rotation updates,
+        # HouseholderQuantizer's epochs).
+        record["n_iter"] = int(est.n_iter_)
     return record
 
 
@@ -490,8 +492,9 @@ def run_benchmark(
         One row per run: method, bits, seed, the metrics (mAP@1000, mAP@all,
         the DeepHash-convention mAP@1000, P@r<=2, mAHP@250 with a hierarchy,
         the continuous outputs' mAP@1000 for deep hashers), ``fit_seconds``,
-        ``encode_per_second``, the PR curve, the hasher's ``params`` and,
-        for hashers trained in epochs, ``epochs``.
+        ``encode_per_second``, the PR curve, the hasher's ``params``, and
+        ``epochs`` (deep hashers: epochs run) or ``n_iter`` (its ``n_iter_``)
+        where the hasher records them.
 
     Notes
     -----
@@ -588,6 +591,7 @@ _NOT_METRICS = {
     "pr_recall",
     "params",
     "epochs",
+    "n_iter",
 }
 
 
