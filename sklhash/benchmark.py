@@ -803,8 +803,8 @@ def write_report(results, out_dir, data, *, plot=True, name=None, extra=None):
             )
     if plot and not plotting_available():
         warnings.warn(
-            "matplotlib is not installed: pr_curves.png is skipped "
-            "(pip install matplotlib).",
+            "matplotlib is not installed: the PR-curve figure is skipped "
+            "(pip install 'sklhash[plot]').",
             stacklevel=2,
         )
         plot = False

@@ -225,10 +225,11 @@ def _interruptible():
 def _check_optional_dependencies(args):
     """Optional outputs whose library is missing: one warning, before work."""
     from .benchmark import plotting_available
+    from .utils._optional import INSTALL
 
     if getattr(args, "plot", True) and not plotting_available():
         _warn("matplotlib is not installed: pr_curves.png will be skipped "
-              "(pip install matplotlib)")
+              f"({INSTALL['matplotlib']})")
         args.plot = False
 
 

@@ -124,3 +124,15 @@ def test_custom_split(tmp_path):
     data = BenchmarkData("toy", X[:60], y[:60], X[60:], y[60:])
     [row] = run_benchmark(data, ["lsh"], bits=[4], k=10, threads=1)
     assert row["dataset"] == "toy" and 0 <= row["mAP@10"] <= 1
+
+
+def test_report_without_matplotlib(rows, data, tmp_path, monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.warns(UserWarning, match=r"sklhash\[plot\]"):
+        paths = write_report(rows, tmp_path / "r", data)
+    assert sorted(os.listdir(tmp_path / "r")) == ["results.json", "results.md"]
+    assert len(paths) == 2
