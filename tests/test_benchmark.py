@@ -58,7 +58,10 @@ def test_rows(rows):
     assert [(r["method"], r["seed"]) for r in rows] == [
         ("itq", 0), ("itq", 1), ("my-lsh", 0), ("my-lsh", 1)
     ]
-    assert rows[0]["params"]["bits"] == 8 and rows[0]["params"]["n_iter"] == 50
+    from sklhash.hashers.classic import ITQHasher
+
+    assert rows[0]["params"]["bits"] == 8
+    assert rows[0]["params"]["n_iter"] == ITQHasher().n_iter
     assert [r["params"]["random_state"] for r in rows] == [0, 1, 0, 1]
     assert "epochs" not in rows[0]  # not trained in epochs
 
