@@ -101,7 +101,20 @@ class BaseHasher(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def fit(self, X, y=None):
-        """Learn the hash functions; subclasses implement it."""
+        """Learn the hash functions; subclasses implement it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or None, default=None
+            Targets of supervised hashers; ignored by unsupervised ones.
+
+        Returns
+        -------
+        self : object
+            Fitted hasher.
+        """
 
     @abstractmethod
     def _decision_function(self, X):
@@ -149,7 +162,7 @@ class BaseHasher(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         return n_bytes(self.n_bits_)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the output columns: one per byte, ``hash0`` ... ``hashN``.
+        """Get the names of the output columns: ``hash0`` ... ``hashN``, one per byte.
 
         Parameters
         ----------

@@ -298,7 +298,7 @@ class HouseholderQuantizer(BaseHasher):
         Seeds the held-out split and the minibatch order; the same value
         gives the same codes on CPU.
     device : str, default="cpu"
-        torch device used by ``fit`` (``"cpu"``, ``"cuda"``, ``"auto"``).
+        The torch device used by ``fit`` (``"cpu"``, ``"cuda"``, ``"auto"``).
         The learned rotation is a numpy array either way.
     verbose : int, default=0
         Print the training and held-out losses every epoch when positive.

@@ -70,6 +70,11 @@ class NSHasher(_TwoViewDeepHasher):
         −.016 mAP@1000 with the default 20 epochs. On Fashion-MNIST the
         code head's codes gained +.02 to +.05 (three runs), but the default
         latent codes (``code_source``) gain as much without it.
+    warmup_epochs : int, default=2
+        Epochs trained with the auxiliary term only, before SortedNCE starts
+        (at the latest in the last epoch). The reported loss includes
+        SortedNCE throughout (without gradient during the warm-up), so
+        ``history_`` and ``early_stopping`` compare like with like.
     code_source : {"auto", "latent", "head"}, default="auto"
         Where the codes come from. ``"head"``: the signs of the code head
         (the paper). ``"latent"``: once the network is trained, an
@@ -83,11 +88,6 @@ class NSHasher(_TwoViewDeepHasher):
         ``bits <= latent_dim`` and ``quantization=None``; ``"auto"`` is
         ``"latent"`` when those hold and ``"head"`` otherwise. With latent
         codes, ``embed`` returns the latents (of width ``latent_dim``).
-    warmup_epochs : int, default=2
-        Epochs trained with the auxiliary term only, before SortedNCE starts
-        (at the latest in the last epoch). The reported loss includes
-        SortedNCE throughout (without gradient during the warm-up), so
-        ``history_`` and ``early_stopping`` compare like with like.
 %(augmentation)s%(deep_params)s%(quantization)s
     Attributes
     ----------

@@ -73,17 +73,18 @@ class PairSimilarity:
 class SimilarityTargets:
     """Resolved targets: what the training loop and the fitted model need.
 
-    Attributes
+    Parameters
     ----------
     kind : {"class", "multilabel", "sample", "callable"}
-    arrays : dict of str to ndarray
+        Where the targets of a batch come from.
+    arrays : dict of str to ndarray, default={}
         Per-sample arrays added to every batch (``"y"`` class indices,
         ``"labels"`` indicator rows, ``"sample"`` ids).
-    classes : ndarray or None
+    classes : ndarray or None, default=None
         Sorted class labels (class-level targets only).
-    class_similarity : ndarray of shape (n_classes, n_classes) or None
+    class_similarity : ndarray of shape (n_classes, n_classes) or None, default=None
         Target similarity between classes, rows in the order of ``classes``.
-    pair_similarity : PairSimilarity or None
+    pair_similarity : PairSimilarity or None, default=None
         Batch blocks of sample-level targets.
     """
 
@@ -159,7 +160,9 @@ def resolve_similarity_targets(y, n_samples, similarity=None, hierarchy=None):
 
     Returns
     -------
-    SimilarityTargets
+    targets : SimilarityTargets
+        Per-sample arrays, classes and class similarity or the batch
+        similarity of sample-level targets.
 
     Examples
     --------
