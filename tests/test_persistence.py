@@ -375,6 +375,12 @@ def test_pickle_payloads_are_never_unpickled(tmp_path):
     assert marker.exists()
 
 
+def test_a_file_holding_an_unfitted_estimator_is_refused(tmp_path):
+    _forge(tmp_path / "m", _estimator_doc("sklhash.ITQHasher", {"bits": 4}))
+    with pytest.raises(ValueError, match="holds an unfitted estimator"):
+        load(tmp_path / "m")
+
+
 @pytest.mark.parametrize("attr", ["__class__", "__dict__", "_cache", "mean"])
 def test_only_fitted_attribute_names_can_be_set(attr, tmp_path):
     doc = _estimator_doc("sklhash.LSHHasher")
@@ -700,3 +706,73 @@ def test_cuda_trained_model_encodes_in_a_process_without_gpu(digits, tmp_path):
     scores = est.decision_function(X)
     differ = np.unpackbits(codes ^ cpu_codes, axis=1)[:, : scores.shape[1]] != 0
     assert np.all(np.abs(scores[differ]) < 1e-3)
+
+
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4
+    ),
+    cut=st.none() | st.integers(0, 10**6),
+)
+def test_any_corruption_is_a_value_error_naming_the_file(edits, cut, tmp_path_factory):
+    # Random byte edits and truncations: whatever they hit, load fails with a
+    # ValueError naming the file (never another exception, never a wrong model).
+    X = np.random.default_rng(0).normal(size=(20, 6))
+    original = _small_model_bytes(X)
+    data = bytearray(original)
+    for position, value in edits:
+        data[position % len(data)] = value
+    if cut is not None:
+        data = data[: cut % len(data)]
+    if bytes(data) == original:
+        return
+    path = tmp_path_factory.mktemp("fuzz") / "m.skhash"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError) as info:
+        load(path)
+    assert str(path) in str(info.value)
+
+
+_SMALL = {}
+
+
+def _small_model_bytes(X):
+    if "bytes" not in _SMALL:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "m")
+            save(ITQHasher(bits=3, random_state=0).fit(X), path)
+            _SMALL["bytes"] = open(path, "rb").read()
+    return _SMALL["bytes"]
+
+
+def _raw_model_file(path, document_text, extra_header=""):
+    """A model file written by hand (json.dumps cannot write deep nesting)."""
+    digest = _container._sha256(document_text.encode())
+    metadata = json.dumps(
+        {
+            "format": "sklhash-model",
+            "format_version": str(FORMAT_VERSION),
+            "document": document_text,
+            "document_sha256": digest,
+        }
+    )
+    header = ('{"__metadata__": ' + metadata + extra_header + "}").encode()
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+
+
+@pytest.mark.parametrize("depth", [50, 400, 5_000, 200_000])
+def test_deeply_nested_json_is_refused(depth, tmp_path):
+    nested = "[" * depth + "]" * depth
+    document = (
+        '{"arrays": {}, "versions": {"scikit-learn": "%s"}, "estimator": '
+        '{"kind": "estimator", "class": "sklhash.LSHHasher", "params": '
+        '{"bits": %s}, "fitted": {}}}' % (sklearn.__version__, nested)
+    )
+    _raw_model_file(tmp_path / "doc", document)
+    with pytest.raises(ValueError, match="doc"):
+        load(tmp_path / "doc")
+    _raw_model_file(tmp_path / "header", "{}", ', "x": ' + nested)
+    with pytest.raises(ValueError, match="header"):
+        load(tmp_path / "header")

@@ -145,7 +145,15 @@ def load(path):
         decoder.fail("holds no estimator.")
     versions = document.get("versions") or {}
     _warn_versions(path, versions)
-    return decoder.estimator(doc, "the file's estimator")
+    try:
+        est = decoder.estimator(doc, "the file's estimator")
+    except RecursionError:
+        decoder.fail("is corrupt: its document is nested too deeply.")
+    try:
+        _check_fitted(est, "the file's estimator")
+    except ValueError as exc:
+        decoder.fail(f"holds an unfitted estimator ({exc}).")
+    return est
 
 
 def _warn_versions(path, versions):

@@ -173,7 +173,7 @@ def read(path, kind, *, what="sklhash model file"):
             _fail(path, "is corrupt: the checksum of its JSON document does not match.")
         try:
             document = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             _fail(path, f"is corrupt: its JSON document does not parse ({exc}).")
         checksums = document.get("arrays") if isinstance(document, dict) else None
         if not isinstance(checksums, dict):
@@ -209,7 +209,7 @@ def kind_of(path):
             if n_header > min(size - 8, _MAX_HEADER):
                 return None
             header = json.loads(fh.read(n_header).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     kind = metadata.get("format") if isinstance(metadata, dict) else None
@@ -219,7 +219,7 @@ def kind_of(path):
 def _parse_header(path, raw, what):
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         _fail(path, f"is not a {what}, or is corrupt: its header is not JSON ({exc}).")
     if not isinstance(header, dict):
         _fail(path, f"is not a {what}: its header is not a JSON object.")
