@@ -133,9 +133,9 @@ def test_chunked_path_equals_reference(monkeypatch):
     assert len(fast._chunks(12, 12, 144, 4)) > 1
 
 
-def test_sorted_transpose_columns_equal_reference(monkeypatch):
-    # The path taken off the CPU: the transposed membership matrix gets
-    # sorted columns.
+def test_sorted_csr_columns_equal_reference(monkeypatch):
+    # The path taken off the CPU: both membership matrices get sorted
+    # columns (a stable sort instead of the rank arithmetic).
     monkeypatch.setattr(fast, "_needs_sorted_columns", lambda device: True)
     _assert_same(6, 40, 6, 8, torch.float64, F64, n_positives=4, symmetric=True)
 

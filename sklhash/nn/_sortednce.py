@@ -106,15 +106,28 @@ class _Chunk:
         anchor = torch.arange(c, device=dev).unsqueeze(1)
         # Row of item j of anchor i in the level-major layout: l(i, j) c + i.
         self.key = (item_level * c + anchor).flatten()
-        self.rank_key = (item_level.gather(1, perm) * c + anchor).flatten()
+        rank_level = item_level.gather(1, perm)
+        self.rank_key = (rank_level * c + anchor).flatten()
         counts = torch.bincount(self.key, minlength=L * c)
         self.count = counts.view(L, c).to(Z.dtype)
-        # A[(l, i), j] = 1 when s_ij = v_l: one entry per anchor and item,
-        # ordered by row and then column, as CSR wants (a stable sort of the
-        # row-major keys).
-        self.order = self.key.sort(stable=True).indices
         crow = torch.zeros(L * c + 1, dtype=torch.long, device=dev)
         crow[1:] = counts.cumsum(0)
+        # A[(l, i), j] = 1 when s_ij = v_l: one entry per anchor and item.
+        # order[t] = i n + j of A's t-th stored entry, entries by row.
+        if _needs_sorted_columns(dev):
+            # Columns increasing within a row: a stable sort of the keys.
+            self.order = self.key.sort(stable=True).indices
+        else:
+            # Rows in any column order: anchor i's ranks already list its
+            # items by level, so the r-th rank goes to place r - start of
+            # its level's row, start being the level's first rank.
+            r = torch.arange(n, device=dev)
+            new = torch.ones_like(rank_level, dtype=torch.bool)
+            new[:, 1:] = rank_level[:, 1:] != rank_level[:, :-1]
+            start = (r * new).cummax(dim=1).values
+            place = (crow[self.rank_key].view(c, n) + r - start).flatten()
+            self.order = torch.empty_like(place)
+            self.order[place] = (anchor * n + perm).flatten()
         ones = torch.ones(c * n, dtype=Z.dtype, device=dev)
         self.A = _csr(crow, self.order % n, ones, (L * c, n))
         diff = values.unsqueeze(1) - values.unsqueeze(0)
@@ -245,9 +258,10 @@ class _GroupedSortedCosines(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, s, sv, perm, Z, Y, tau):
+    def forward(ctx, s, sv, perm, Z, Y, tau, levels=None):
         need_grad = any(ctx.needs_input_grad)
-        levels = torch.unique(s, sorted=True, return_inverse=True)
+        if levels is None:
+            levels = torch.unique(s, sorted=True, return_inverse=True)
         chunks = _chunks(*s.shape, levels[0].numel(), Z.shape[1])
         if len(chunks) > 1:
             levels = None  # each chunk has its own, fewer levels
@@ -277,7 +291,7 @@ class _GroupedSortedCosines(torch.autograd.Function):
             grad_s[b], grad_sv[b], gz, grad_Y[b] = chunk.backward(grad_c[b], Z, Y[b])
             grad_Z += gz
         ctx.kept = None
-        return grad_s, grad_sv, None, grad_Z, grad_Y, None
+        return grad_s, grad_sv, None, grad_Z, grad_Y, None, None
 
 
 def sorted_cosines(b1, b2, z1, z2, sort_temperature=None):
@@ -309,15 +323,27 @@ def sorted_cosines(b1, b2, z1, z2, sort_temperature=None):
     >>> sorted_cosines(b, b, z, z, sort_temperature=0.01).round().tolist()
     [[1.0, 0.0], [1.0, 0.0]]
     """
-    n_bits = b1.shape[1]
-    tau_sort = 1.0 / n_bits if sort_temperature is None else sort_temperature
-    if not tau_sort > 0:
+    return _cosines(_scores(b1, b2), z1, z2, _tau_sort(b1, sort_temperature))
+
+
+def _tau_sort(b, sort_temperature):
+    tau = 1.0 / b.shape[1] if sort_temperature is None else sort_temperature
+    if not tau > 0:
         raise ValueError(f"sort_temperature must be > 0, got {sort_temperature!r}.")
+    return float(tau)
+
+
+def _scores(b1, b2):
+    # The reference's expression, operation for operation: equal scores
+    # give equal levels and the same sort.
+    return b1 @ b2.T / (2.0 * b1.shape[1]) + 0.5
+
+
+def _cosines(s, z1, z2, tau, levels=None):
     z1 = torch.nn.functional.normalize(z1, dim=1)
     z2 = torch.nn.functional.normalize(z2, dim=1)
-    s = b1 @ b2.T / (2.0 * n_bits) + 0.5
     sv, perm = s.sort(dim=1, descending=True)
-    return _GroupedSortedCosines.apply(s, sv, perm, z1, z2, float(tau_sort))
+    return _GroupedSortedCosines.apply(s, sv, perm, z1, z2, tau, levels)
 
 
 def sorted_nce_loss(
@@ -410,14 +436,20 @@ def sorted_nce_loss(
         # One item has no negatives: no signal, but keep the graph connected.
         return 0.0 * (b1.sum() + b2.sum() + z1.sum() + z2.sum())
     m = min(int(n_positives), n - 1)
+    tau_sort = _tau_sort(b1, sort_temperature)
 
-    def one_way(ba, bb, za, zb):
-        c = sorted_cosines(ba, bb, za, zb, sort_temperature) / temperature
+    def one_way(s, za, zb, levels=None):
+        c = _cosines(s, za, zb, tau_sort, levels) / temperature
         neg = torch.logsumexp(c[:, m:], dim=1, keepdim=True)
         # -log(e^p / (e^p + e^neg)) = softplus(neg - p), computed stably.
         return torch.nn.functional.softplus(neg - c[:, :m]).mean()
 
-    loss = one_way(b1, b2, z1, z2)
-    if symmetric:
-        loss = 0.5 * (loss + one_way(b2, b1, z2, z1))
-    return loss
+    s12 = _scores(b1, b2)
+    if not symmetric:
+        return one_way(s12, z1, z2)
+    levels = torch.unique(s12, sorted=True, return_inverse=True)
+    s21 = _scores(b2, b1)
+    # The swapped direction scores the transpose (exactly so for binary
+    # codes, whose dot products are integers): it shares the levels.
+    swapped = (levels[0], levels[1].T) if torch.equal(s21, s12.T) else None
+    return 0.5 * (one_way(s12, z1, z2, levels) + one_way(s21, z2, z1, swapped))
