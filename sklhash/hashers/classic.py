@@ -214,8 +214,19 @@ class ITQHasher(BaseHasher):
     ----------
     bits : int, default=64
         Code length; at most ``min(n_samples, n_features)``.
-    n_iter : int, default=50
-        Number of alternating iterations.
+    n_iter : int, default=300
+        Largest number of alternating iterations.
+    tol : float, default=3e-5
+        Stop once an iteration lowers the quantisation error by less than
+        ``tol`` times the previous error. ``0`` runs all ``n_iter``
+        iterations (unless the error stops going down at all). The defaults
+        were measured (Fashion-MNIST, 60,000 training images = database,
+        1,000 test queries, 3 seeds; ``benchmarks/bench_itq_tol.py``): 50 fixed
+        iterations, the former default, are not converged and score
+        mAP@1000 .521 / .547 at 32 / 64 bits; ``tol=3e-5`` stops after
+        87-182 iterations at .527 / .553, and running on to convergence
+        (1,000 iterations, relative change < 1e-6) gains nothing more
+        (.524 / .552) for 3-10x the iterations.
     random_state : int, RandomState instance or None, default=None
         Seeds the random initial rotation.
 
@@ -227,9 +238,11 @@ class ITQHasher(BaseHasher):
         Principal directions.
     rotation_ : ndarray of shape (bits, bits)
         Learned orthogonal rotation, applied after the projection.
-    quantization_errors_ : ndarray of shape (n_iter + 1,)
+    quantization_errors_ : ndarray of shape (n_iter_ + 1,)
         ``||B - V R||_F^2 / n_samples`` at the initial rotation and after
         each iteration; non-increasing.
+    n_iter_ : int
+        Iterations run: ``n_iter``, or fewer when ``tol`` stopped them.
     n_bits_ : int
         Code length.
     n_features_in_ : int
@@ -265,7 +278,7 @@ class ITQHasher(BaseHasher):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, bits=64, *, n_iter=50, tol=0.0, random_state=None):
+    def __init__(self, bits=64, *, n_iter=300, tol=3e-5, random_state=None):
         super().__init__(bits=bits)
         self.n_iter = n_iter
         self.tol = tol
