@@ -6,6 +6,13 @@ import os
 import threading
 import time
 
+_OPENED = set()
+
+
+def was_opened(path):
+    """Whether a reader opened the FIFO made by :func:`fifo` at ``path``."""
+    return str(path) in _OPENED
+
 
 @contextlib.contextmanager
 def fifo(path, payload=b"not a regular file\n" * 64):
@@ -16,6 +23,7 @@ def fifo(path, payload=b"not a regular file\n" * 64):
     fails on the loader's answer instead of hanging forever.
     """
     os.mkfifo(path)
+    _OPENED.discard(str(path))
     stop = threading.Event()
 
     def feed():
@@ -27,6 +35,7 @@ def fifo(path, payload=b"not a regular file\n" * 64):
                     return
                 time.sleep(0.01)
                 continue
+            _OPENED.add(str(path))
             try:
                 os.set_blocking(fd, True)
                 os.write(fd, payload)

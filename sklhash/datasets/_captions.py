@@ -127,8 +127,8 @@ def load_conceptual_captions(
     Raises
     ------
     ValueError
-        If the file does not exist (the message says where to get it),
-        ``image_root`` is not a folder, or a line is malformed, longer than
+        If the file does not exist (the message says where to get it), holds
+        no row, ``image_root`` is not a folder, or a line is malformed, longer than
         ``MAX_LINE_BYTES`` or names an image outside its root (the message
         names the file and the line number).
 
@@ -220,6 +220,9 @@ def load_conceptual_captions(
                 image_paths.append(folder.resolve(image, where, check_links=False))
                 exists.append(False)
 
+    if not captions:
+        # An empty (or all-blank) file is not an empty dataset but a wrong file.
+        raise ValueError(f"{tsv_path} holds no 'caption<TAB>image' row")
     image_exists = np.array(exists, dtype=bool)
     bunch = dict(
         data=captions,

@@ -13,6 +13,8 @@ so that it is well defined in a DAG too).
 
 import json
 import numbers
+import os
+import stat
 from collections.abc import Mapping
 
 import numpy as np
@@ -818,6 +820,10 @@ class LabelHierarchy:
         LabelHierarchy
         """
         try:
+            # A device or FIFO is not a hierarchy file (/dev/zero never ends,
+            # opening a FIFO blocks): only a regular file is opened.
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                raise ValueError(f"{path} is not a regular file.")
             with open(path, "rb") as f:
                 raw = f.read(_MAX_JSON_BYTES + 1)
         except OSError as exc:
