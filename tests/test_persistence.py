@@ -776,3 +776,38 @@ def test_deeply_nested_json_is_refused(depth, tmp_path):
     _raw_model_file(tmp_path / "header", "{}", ', "x": ' + nested)
     with pytest.raises(ValueError, match="header"):
         load(tmp_path / "header")
+
+
+def test_similarity_objects_are_stored_by_their_data(digits, tmp_path):
+    from sklhash import SemanticKLHasher
+    from sklhash.similarity import EmbeddingSimilarity, LabelHierarchy
+
+    X, y = digits
+    rng = np.random.default_rng(0)
+    hierarchy = LabelHierarchy.from_parent_map(
+        {0: "low", 1: "low", 2: "high", 3: "high", "low": "root", "high": "root"}
+    )
+    class_level = EmbeddingSimilarity(rng.normal(size=(4, 5)), labels=[0, 1, 2, 3])
+    sample_level = EmbeddingSimilarity(rng.normal(size=(len(X), 5)))
+    small = dict(bits=4, hidden_layer_sizes=(8,), max_epochs=1, random_state=0)
+    for name, params, target in [
+        ("hierarchy", {"hierarchy": hierarchy}, y),
+        ("class", {"similarity": class_level}, y),
+        ("sample", {"similarity": sample_level}, np.arange(len(X))),
+    ]:
+        est = SemanticKLHasher(**small, **params).fit(X, target)
+        save(est, tmp_path / name)
+        loaded = load(tmp_path / name)
+        np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+        ((key, value),) = params.items()
+        stored = getattr(loaded, key)
+        assert type(stored) is type(value) and stored is not value
+        if key == "hierarchy":
+            assert stored.to_dict() == value.to_dict()
+        else:
+            np.testing.assert_array_equal(stored.vectors_, value.vectors_)
+            assert getattr(stored, "classes", None) == getattr(value, "classes", None)
+        # the loaded estimator refits like the original
+        np.testing.assert_array_equal(
+            clone(loaded).fit(X, target).transform(X), est.transform(X)
+        )

@@ -3,28 +3,30 @@
 Every value becomes JSON, tagged (``"kind"``) where JSON alone would lose
 its type:
 
-==================  ===================================================
-value               JSON form
-==================  ===================================================
-None, bool, int,    themselves
+====================  ===================================================
+value                 JSON form
+====================  ===================================================
+None, bool, int,      themselves
 str
-float               ``{"kind": "float", "hex": "0x1.8p+1"}`` (exact,
-                    NaN and infinities too)
-list                ``[items]``
-tuple               ``{"kind": "tuple", "items": [...]}``
-dict                ``{"kind": "dict", "items": [[key, value], ...]}``
-numpy scalar        ``{"kind": "scalar", "dtype": "<f4", "value": ...}``
-numpy dtype / type  ``{"kind": "dtype" | "numpy_type", "name": "<f4"}``
-numeric ndarray     ``{"kind": "array", "key": "a7"}``, bytes in the
-                    safetensors part; ``"order": "F"`` for a
-                    Fortran-ordered array, stored transposed
-ndarray of str      ``{"kind": "str_array", "dtype", "shape", "items"}``
-torch tensor        ``{"kind": "tensor", "key": "a8", "dtype": "float32"}``
-pathlib path        ``{"kind": "path", "value": "/some/folder"}``
-LabelHierarchy      ``{"kind": "LabelHierarchy", "data": h.to_dict()}``
-allow-listed        ``{"kind": "estimator", "class", "params", "fitted"}``
-estimator           (plus ``"net"`` and ``"history"`` for a deep hasher)
-==================  ===================================================
+float                 ``{"kind": "float", "hex": "0x1.8p+1"}`` (exact,
+                      NaN and infinities too)
+list                  ``[items]``
+tuple                 ``{"kind": "tuple", "items": [...]}``
+dict                  ``{"kind": "dict", "items": [[key, value], ...]}``
+numpy scalar          ``{"kind": "scalar", "dtype": "<f4", "value": ...}``
+numpy dtype / type    ``{"kind": "dtype" | "numpy_type", "name": "<f4"}``
+numeric ndarray       ``{"kind": "array", "key": "a7"}``, bytes in the
+                      safetensors part; ``"order": "F"`` for a
+                      Fortran-ordered array, stored transposed
+ndarray of str        ``{"kind": "str_array", "dtype", "shape", "items"}``
+torch tensor          ``{"kind": "tensor", "key": "a8", "dtype": "float32"}``
+pathlib path          ``{"kind": "path", "value": "/some/folder"}``
+LabelHierarchy        ``{"kind": "LabelHierarchy", "data": h.to_dict()}``
+EmbeddingSimilarity   ``{"kind": "EmbeddingSimilarity", "level", "vectors",
+                      "labels", "similarity_kind"}`` (unit vectors as stored)
+allow-listed          ``{"kind": "estimator", "class", "params", "fitted"}``
+estimator             (plus ``"net"`` and ``"history"`` for a deep hasher)
+====================  ===================================================
 
 An estimator is its class name (see ``_allowlist``), its parameters
 (``get_params(deep=False)``) and its public fitted attributes (names ending
@@ -107,6 +109,17 @@ class Encoder:
             return {"kind": "path", "value": str(value)}
         if _is_label_hierarchy(value):
             return {"kind": "LabelHierarchy", "data": value.to_dict()}
+        level = _embedding_similarity_level(value)
+        if level is not None:
+            return {
+                "kind": "EmbeddingSimilarity",
+                "level": level,
+                "vectors": self._array(value.vectors_, where),
+                "labels": self.value(value.classes, where)
+                if level == "class"
+                else None,
+                "similarity_kind": value.kind,
+            }
         if hasattr(value, "get_params") and not isinstance(value, type):
             return self.estimator(value, where)
         raise TypeError(
@@ -224,6 +237,18 @@ def _is_label_hierarchy(value):
     return type(value) is LabelHierarchy
 
 
+def _embedding_similarity_level(value):
+    from ..similarity import EmbeddingSimilarity
+
+    if not isinstance(value, EmbeddingSimilarity):
+        return None
+    name = type(value).__name__
+    return {
+        "_ClassEmbeddingSimilarity": "class",
+        "_SampleEmbeddingSimilarity": "sample",
+    }.get(name)
+
+
 def _describe(value):
     if inspect.isroutine(value):
         return f"callable ({getattr(value, '__qualname__', repr(value))})"
@@ -298,6 +323,8 @@ class Decoder:
                 from ..similarity import LabelHierarchy
 
                 return LabelHierarchy.from_dict(doc["data"])
+            if kind == "EmbeddingSimilarity":
+                return self._embedding_similarity(doc, where)
             if kind == "estimator":
                 return self.estimator(doc, where)
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
@@ -305,6 +332,26 @@ class Decoder:
                 raise
             self.fail(f"{where}: corrupt {kind} entry ({exc}).")
         self.fail(f"{where}: unknown value kind {kind!r}.")
+
+    def _embedding_similarity(self, doc, where):
+        from ..similarity import EmbeddingSimilarity
+
+        vectors = self.value(doc["vectors"], where)
+        if not isinstance(vectors, np.ndarray) or doc["level"] not in (
+            "class",
+            "sample",
+        ):
+            raise ValueError("malformed")
+        labels = self.value(doc["labels"], where) if doc["level"] == "class" else None
+        similarity = EmbeddingSimilarity(
+            vectors, labels=labels, kind=doc["similarity_kind"]
+        )
+        # The stored vectors are already unit length; normalising them again
+        # can move the last bit, so they are put back as stored.
+        if similarity.vectors_.shape != vectors.shape:
+            raise ValueError("vectors do not match the labels")
+        similarity.vectors_ = vectors.astype(similarity.vectors_.dtype, copy=False)
+        return similarity
 
     def estimator(self, doc, where):
         name = doc.get("class")
