@@ -811,3 +811,20 @@ def test_similarity_objects_are_stored_by_their_data(digits, tmp_path):
         np.testing.assert_array_equal(
             clone(loaded).fit(X, target).transform(X), est.transform(X)
         )
+
+
+def test_feature_names_and_set_output_survive(digits, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, _ = digits
+    frame = pd.DataFrame(X[:, :10], columns=[f"px{i}" for i in range(10)])
+    pipe = make_pipeline(
+        StandardScaler().set_output(transform="pandas"), ITQHasher(bits=4)
+    ).fit(frame)
+    save(pipe, tmp_path / "m")
+    loaded = load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.feature_names_in_, pipe.feature_names_in_)
+    scaled = loaded[0].transform(frame)
+    assert isinstance(scaled, pd.DataFrame) and list(scaled.columns) == list(frame)
+    np.testing.assert_array_equal(loaded.transform(frame), pipe.transform(frame))
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.transform(frame.rename(columns={"px0": "other"}))

@@ -25,7 +25,8 @@ LabelHierarchy        ``{"kind": "LabelHierarchy", "data": h.to_dict()}``
 EmbeddingSimilarity   ``{"kind": "EmbeddingSimilarity", "level", "vectors",
                       "labels", "similarity_kind"}`` (unit vectors as stored)
 allow-listed          ``{"kind": "estimator", "class", "params", "fitted"}``
-estimator             (plus ``"net"`` and ``"history"`` for a deep hasher)
+estimator             (plus ``"net"`` and ``"history"`` for a deep hasher,
+                      ``"set_output"`` when one was chosen)
 ====================  ===================================================
 
 An estimator is its class name (see ``_allowlist``), its parameters
@@ -187,6 +188,11 @@ class Encoder:
                 doc["history"] = self.value(list(value), f"{cls.__name__}.history_")
             else:
                 doc["fitted"][attr] = self.value(value, f"{cls.__name__}.{attr}")
+        output = vars(est).get("_sklearn_output_config", {}).get("transform")
+        if output is not None:
+            # set_output's choice lives in a private attribute; without it a
+            # loaded pandas-output step would quietly return arrays.
+            doc["set_output"] = self.value(output, f"{cls.__name__} set_output")
         return doc
 
     def _param(self, cls, name, value):
@@ -383,6 +389,13 @@ class Decoder:
             return self._index(est, fitted, where)
         for attr, value in fitted.items():
             setattr(est, attr, value)
+        output = doc.get("set_output")
+        if output is not None:
+            if output not in ("default", "pandas", "polars") or not hasattr(
+                est, "set_output"
+            ):
+                self.fail(f"{where}: invalid set_output value {output!r}.")
+            est.set_output(transform=output)
         if "net" in doc:
             from ._torch_state import decode_net
 
