@@ -30,16 +30,16 @@ def _versions(uses_torch):
     return versions
 
 
-def _check_fitted(est, where):
+def _check_fitted(est, where, hint="call fit before sklhash.save"):
     from sklearn.pipeline import Pipeline
     from sklearn.utils.validation import check_is_fitted
 
     if isinstance(est, Pipeline):
         for name, step in est.steps:
             if step is not None and step != "passthrough":
-                _check_fitted(step, f"step {name!r} of the Pipeline")
+                _check_fitted(step, f"step {name!r} of the Pipeline", hint)
         return
-    msg = f"{where} ({type(est).__name__}) is not fitted: call fit before sklhash.save."
+    msg = f"{where} ({type(est).__name__}) is not fitted: {hint}."
     check_is_fitted(est, msg=msg)
 
 
@@ -91,13 +91,13 @@ def save(estimator, path):
     True
     """
     where = "the estimator"
-    if isinstance(path, (str, bytes, os.PathLike)) is False:
+    if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
             f"path must be a str or os.PathLike, got {type(path).__name__}."
         )
     _check_fitted(estimator, where)
     encoder = Encoder()
-    document = encoder.estimator(estimator, where, require_fitted=False)
+    document = encoder.estimator(estimator, where)
     _container.write(
         path,
         _KIND,
@@ -150,7 +150,7 @@ def load(path):
     except RecursionError:
         decoder.fail("is corrupt: its document is nested too deeply.")
     try:
-        _check_fitted(est, "the file's estimator")
+        _check_fitted(est, "the file's estimator", "it was not written by save")
     except ValueError as exc:
         decoder.fail(f"holds an unfitted estimator ({exc}).")
     return est

@@ -126,7 +126,8 @@ class Encoder:
         raise TypeError(
             f"{where} is a {_describe(value)}, which sklhash.save cannot store "
             "without pickle. Supported: numbers, strings, lists, tuples, dicts, "
-            "numpy arrays, a LabelHierarchy and the estimators of "
+            "numpy arrays, paths, a LabelHierarchy, an EmbeddingSimilarity, "
+            "sklhash's estimators and those of "
             "sklhash.persistence.supported_classes(); set it to one of those "
             "(or None) before saving."
         )
@@ -152,7 +153,7 @@ class Encoder:
             "cannot store (numeric arrays and arrays of strings only)."
         )
 
-    def estimator(self, est, where, *, require_fitted=False):
+    def estimator(self, est, where):
         """The JSON form of an allow-listed estimator, fitted or not."""
         cls = type(est)
         name = _allowlist.class_name(cls)
@@ -164,12 +165,6 @@ class Encoder:
                 f"{', '.join(_allowlist.supported_sklearn())}."
             )
         fitted = _fitted_attributes(est)
-        if require_fitted and not fitted:
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError(
-                f"{where} ({cls.__name__}) is not fitted: call fit before sklhash.save."
-            )
         params = est.get_params(deep=False)
         doc = {
             "kind": "estimator",
