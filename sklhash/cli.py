@@ -871,7 +871,8 @@ def build_parser():
     p.add_argument("--verbose", action="store_true",
                    help="print a line per epoch of the deep hashers")
     p.add_argument("--out", required=True, metavar="FILE",
-                   help="model file to write")
+                   help="model file to write (sklhash.save's format, which "
+                   "loads without pickle; read by encode)")
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser(
