@@ -12,6 +12,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import tempfile
 import tracemalloc
 
 import numpy as np
@@ -230,11 +231,11 @@ def test_codec_keeps_numpy_types(value):
 
     encoder = Encoder()
     doc = json.loads(json.dumps(encoder.value(value, "v")))
-    arrays = {
-        k: np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"))
-        for k, a in encoder.arrays.items()
-    }
-    back = Decoder(arrays, "p").value(doc, "v")
+    # through a real file: the container stores little-endian C-order bytes
+    path = os.path.join(tempfile.mkdtemp(), "v")
+    _container.write(path, "sklhash-model", {"doc": doc}, encoder.arrays)
+    document, arrays = _container.read(path, "sklhash-model")
+    back = Decoder(arrays, path).value(document["doc"], "v")
     if isinstance(value, np.ndarray):
         assert back.dtype.kind == value.dtype.kind and back.shape == value.shape
         assert back.dtype.itemsize == value.dtype.itemsize

@@ -85,7 +85,11 @@ def write(path, kind, document, arrays):
     from safetensors.numpy import save as st_save
 
     path = os.fspath(path)
-    arrays = {key: np.ascontiguousarray(a) for key, a in arrays.items()}
+    # safetensors stores little-endian, C-ordered bytes.
+    arrays = {
+        key: np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        for key, a in arrays.items()
+    }
     document = {
         **document,
         "arrays": {k: _sha256(_array_bytes(a)) for k, a in arrays.items()},
