@@ -295,6 +295,8 @@ def test_auto_chooses_by_the_work_on_these_codes(rng):
     auto = HammingIndex().fit(db)
     assert auto._radius_backend(2, queries) == "mih"
     assert auto._radius_backend(40, queries) == auto._scan_backend()
+    # One query over 60,000 codes: a scan costs less than choosing.
+    assert auto._radius_backend(2, queries[:1]) == auto._scan_backend()
     assert auto._knn_backend(10, queries) == "numpy"
     _assert_same_as_numpy(auto, queries)
     # Clustered codes (300 distinct codes, 200 copies each): every probed

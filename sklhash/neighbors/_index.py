@@ -47,6 +47,9 @@ _MIH_ENTRY_COST = {"radius": 256, "knn": 64}
 #   k-th distances say how far multi-index hashing would have to search) and
 #   keeps those answers, so the sample costs nothing extra.
 _PILOT_QUERIES = 32
+# * Choosing costs ~0.1-0.5 ms (counting table entries); a search smaller than
+#   this many query x code comparisons (~0.5 ms of numpy scan) just scans.
+_PILOT_MIN_WORK = 1 << 19
 
 
 def _check_n_neighbors(n_neighbors, n_codes):
@@ -312,7 +315,9 @@ class HammingIndex(BaseEstimator):
         radii = np.atleast_1d(radii)
         # Probes alone, from the code length: no tables built when they already
         # cost more than the scan (random codes: neighbours far away).
-        probes = np.mean([_mih.probes_per_query(self.n_bits_, m, r) for r in radii])
+        probes = np.mean(
+            [_mih.probes_per_query(self.n_bits_, m, int(r)) for r in radii]
+        )
         if probes >= budget:
             return False
         return float(self._mih().lookup_cost(queries, radii).mean()) < budget
@@ -353,7 +358,10 @@ class HammingIndex(BaseEstimator):
             # Past this, looking codes up costs more than scanning them all.
             probes = _mih.probes_per_query(self.n_bits_, m, radius)
             return "mih" if probes <= self.n_codes_ else "numpy"
-        if self.n_codes_ < _MIH_MIN_CODES or queries.shape[0] == 0:
+        if (
+            self.n_codes_ < _MIH_MIN_CODES
+            or queries.shape[0] * self.n_codes_ < _PILOT_MIN_WORK
+        ):
             return self._scan_backend()
         sample = queries[self._pilot(queries)]
         if self._mih_pays("radius", sample, radius):

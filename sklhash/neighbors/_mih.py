@@ -62,6 +62,7 @@ def effective_n_substrings(n_bits, n_codes, n_substrings=None):
     return int(min(n_bits, max(int(m), -(-n_bits // _MAX_SUBSTRING_BITS))))
 
 
+@functools.lru_cache(maxsize=256)
 def probes_per_query(n_bits, m, radius):
     """Table look-ups one query needs for a radius search with ``m`` tables."""
     lengths = np.diff(substring_bounds(n_bits, m))
