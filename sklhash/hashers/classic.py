@@ -221,12 +221,12 @@ class ITQHasher(BaseHasher):
         ``tol`` times the previous error. ``0`` runs all ``n_iter``
         iterations (unless the error stops going down at all). The defaults
         were measured (Fashion-MNIST, 60,000 training images = database,
-        1,000 test queries, 3 seeds; ``benchmarks/bench_itq_tol.py``): 50 fixed
-        iterations, the former default, are not converged and score
-        mAP@1000 .521 / .547 at 32 / 64 bits; ``tol=3e-5`` stops after
-        87-182 iterations at .527 / .553, and running on to convergence
-        (1,000 iterations, relative change < 1e-6) gains nothing more
-        (.524 / .552) for 3-10x the iterations.
+        1,000 test queries, seeds 0-2; ``benchmarks/bench_itq_tol.py``): 50
+        fixed iterations, the former default, are not converged and score
+        mAP@1000 .521 / .548 at 32 / 64 bits; ``tol=3e-5`` stops after
+        87-108 / 125-182 iterations at .527 / .551; running on to
+        convergence (1,000 iterations, relative change < 1e-6) gains nothing
+        more (.524 / .552) for 5-10x the iterations.
     random_state : int, RandomState instance or None, default=None
         Seeds the random initial rotation.
 
