@@ -122,7 +122,7 @@ def load(path):
 
     Returns
     -------
-    estimator : estimator
+    estimator
         The fitted estimator; it gives byte-identical codes.
 
     Raises
@@ -186,6 +186,11 @@ def is_model_file(path):
     Returns
     -------
     bool
+        True when the header declares the format ``"sklhash-model"``.
+
+    See Also
+    --------
+    load : Read (and check) the file.
 
     Examples
     --------

@@ -128,6 +128,19 @@ class TrainingCheckpoint(Callback):
         return os.path.join(os.fspath(self.checkpoint_dir), _FILE)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Resume from the checkpoint, if there is one.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net about to train.
+        X : dict or array-like, default=None
+            Training data (its length is checked against the checkpoint).
+        y : array-like, default=None
+            Unused.
+        **kwargs : dict
+            Unused.
+        """
         self.total_epochs_ = net.max_epochs
         self.n_samples_ = _n_samples(X)
         self.resumed_epochs_ = 0
@@ -147,6 +160,15 @@ class TrainingCheckpoint(Callback):
             net.max_epochs = self.total_epochs_ - done
 
     def on_epoch_end(self, net, **kwargs):
+        """Write the checkpoint of the epoch that just ended.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The training net.
+        **kwargs : dict
+            Unused.
+        """
         os.makedirs(os.fspath(self.checkpoint_dir), exist_ok=True)
         encoder = Encoder()
         document = {
@@ -170,6 +192,15 @@ class TrainingCheckpoint(Callback):
         self.checkpointed_epochs_ = len(net.history)
 
     def on_train_end(self, net, **kwargs):
+        """Restore ``max_epochs``; warn if training stopped before the end.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net that trained.
+        **kwargs : dict
+            Unused.
+        """
         if hasattr(self, "total_epochs_"):
             net.max_epochs = self.total_epochs_
             # Not len(net.history): an interrupt inside an epoch leaves that
