@@ -16,6 +16,9 @@ Measures, side by side in one run (so a neighbour's load hits all of it):
   (numpy backend, one thread) on the same codes in this process; answers
   checked identical (distances and indices).
 * peak resident memory of each worker (``ru_maxrss``) and of this process.
+* CPU seconds of each setup (this process, which also runs the schedulers,
+  plus every worker of the cluster used): on a shared machine wall time says
+  how much CPU the neighbours left, CPU time how much work a setup needs.
 
 Every process runs one thread (workers: ``threads_per_worker=1``; here
 ``threadpool_limits(1)`` and ``torch.set_num_threads(1)``). Each timing is
@@ -84,6 +87,28 @@ def _peak_rss_mb():
 
 def _load():
     return round(os.getloadavg()[0], 2)
+
+
+def _cpu_seconds(client):
+    """CPU seconds used so far by this process and by the client's workers.
+
+    Wall time on a shared machine says how much CPU the others left us; CPU
+    time says how much work each setup needs, whatever the load.
+    """
+    here = time.process_time()
+    if client is None:
+        return here
+    return here + sum(client.run(time.process_time).values())
+
+
+def _timed(client, fn):
+    """Run ``fn``; return (result, wall seconds, CPU seconds, load average)."""
+    load = _load()
+    cpu0 = _cpu_seconds(client)
+    start = time.perf_counter()
+    out = fn()
+    wall = time.perf_counter() - start
+    return out, wall, _cpu_seconds(client) - cpu0, load
 
 
 def fit_models(images, labels, deep_epochs, seed=0):
@@ -189,7 +214,7 @@ def run(args):
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
-                    dashboard_address=None,
+                    dashboard_address="127.0.0.1:0",
                     memory_limit=args.memory_limit,
                     silence_logs=40,
                 )
@@ -235,12 +260,11 @@ def run(args):
                         fn = lambda m=model, X=images[n][name]: encode(  # noqa: E731
                             m, X
                         ).compute()
-                    load = _load()
-                    start = time.perf_counter()
-                    codes = as_current(client, fn)
-                    t = time.perf_counter() - start
+                    codes, t, cpu, load = _timed(
+                        client, lambda c=client, f=fn: as_current(c, f)
+                    )
                     key = ("encode", name, n)
-                    times.setdefault(key, []).append((t, load))
+                    times.setdefault(key, []).append((t, load, cpu))
                     if n == 0:
                         reference[name] = codes
                     else:
@@ -254,12 +278,11 @@ def run(args):
                     fn = lambda: index.kneighbors(queries, args.k)  # noqa: E731
                 else:
                     fn = lambda ix=dindex[n]: ix.kneighbors(queries, args.k)  # noqa: E731
-                load = _load()
-                start = time.perf_counter()
-                knn = as_current(client, fn)
-                t = time.perf_counter() - start
+                knn, t, cpu, load = _timed(
+                    client, lambda c=client, f=fn: as_current(c, f)
+                )
                 key = ("search", "knn", n)
-                times.setdefault(key, []).append((t, load))
+                times.setdefault(key, []).append((t, load, cpu))
                 if n == 0:
                     ref_knn = knn
                 else:
@@ -277,7 +300,7 @@ def run(args):
     results["encode"] = []
     results["search"] = []
     for (task, name, n), runs in times.items():
-        t, load = min(runs)
+        t, load, cpu = min(runs)
         entry = {
             "workers": n,
             "setup": (
@@ -290,9 +313,11 @@ def run(args):
                 else ("sklhash.dask.encode" if task == "encode" else "DaskHammingIndex")
             ),
             "seconds": t,
-            "all_seconds": [x for x, _ in runs],
+            "all_seconds": [r[0] for r in runs],
             "load": load,
-            "all_loads": [x for _, x in runs],
+            "all_loads": [r[1] for r in runs],
+            "cpu_seconds": min(r[2] for r in runs),
+            "all_cpu_seconds": [r[2] for r in runs],
         }
         if n:
             entry["identical"] = checks[(task, name, n)]
@@ -310,9 +335,9 @@ def run(args):
 def summarise(results):
     enc = results["encode"]
     lines = [
-        "| task | setup | workers | rows/s or queries/s | seconds | speed-up | "
-        "identical | load |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| task | setup | workers | rows/s or queries/s | wall s | speed-up | "
+        "CPU s | identical | load |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     notes = []
     for name in dict.fromkeys(r["method"] for r in enc):
@@ -328,12 +353,13 @@ def summarise(results):
             lines.append(
                 f"| encode {name} ({r['rows']:,} rows) | {r['setup']} | {r['workers']} "
                 f"| {r['rows_per_s']:,.0f} | {r['seconds']:.1f} | {speed} | "
-                f"{r.get('identical', '')} | {r['load']} |"
+                f"{r['cpu_seconds']:.1f} | {r.get('identical', '')} | {r['load']} |"
             )
         if one is not None:
             notes.append(
-                f"{name}: encode overhead on 1 worker vs the loop: "
-                f"{100 * (one['seconds'] / loop['seconds'] - 1):+.1f}%"
+                f"{name}: overhead of encode on 1 worker vs the loop: wall "
+                f"{100 * (one['seconds'] / loop['seconds'] - 1):+.1f}%, CPU "
+                f"{100 * (one['cpu_seconds'] / loop['cpu_seconds'] - 1):+.1f}%"
             )
     search = results["search"]
     single = next(r for r in search if r["workers"] == 0)
@@ -346,7 +372,7 @@ def summarise(results):
         lines.append(
             f"| kNN k={results['args']['k']} on {results['args']['codes']:,} codes "
             f"| {r['setup']} | {r['workers']} | {r['queries_per_s']:,.1f} | "
-            f"{r['seconds']:.1f} | {speed} | "
+            f"{r['seconds']:.1f} | {speed} | {r['cpu_seconds']:.1f} | "
             f"{r.get('identical', '')} | {r['load']} |"
         )
     for n, peaks in results.get("worker_peak_rss_mb", {}).items():
