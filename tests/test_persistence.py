@@ -9,6 +9,7 @@ header); bad input to save and load.
 import json
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -829,3 +830,42 @@ def test_feature_names_and_set_output_survive(digits, tmp_path):
     np.testing.assert_array_equal(loaded.transform(frame), pipe.transform(frame))
     with pytest.raises(ValueError, match="feature names"):
         loaded.transform(frame.rename(columns={"px0": "other"}))
+
+
+_KILLED_WHILE_SAVING = """
+import os, signal, sys
+import numpy as np
+from sklhash import ITQHasher
+from sklhash.persistence import save
+
+X = np.random.default_rng(0).normal(size=(40, 8))
+old = ITQHasher(bits=4, random_state=0).fit(X)
+save(old, sys.argv[1])
+np.save(sys.argv[1] + ".codes.npy", old.transform(X))
+
+def die(*args, **kwargs):  # the power fails just before the rename
+    os.kill(os.getpid(), signal.SIGKILL)
+
+os.replace = die
+save(ITQHasher(bits=8, random_state=1).fit(X), sys.argv[1])
+"""
+
+
+def test_a_process_killed_while_saving_leaves_the_previous_file(tmp_path):
+    path = tmp_path / "m.skhash"
+    res = subprocess.run(
+        [sys.executable, "-c", _KILLED_WHILE_SAVING, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    X = np.random.default_rng(0).normal(size=(40, 8))
+    loaded = load(path)
+    assert loaded.bits == 4
+    np.testing.assert_array_equal(
+        loaded.transform(X), np.load(str(path) + ".codes.npy")
+    )
+    # the new bytes were complete in the temporary file, never in place
+    leftovers = [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".m.skhash.")
