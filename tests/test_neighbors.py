@@ -293,9 +293,14 @@ def test_auto_chooses_by_the_work_on_these_codes(rng):
     db = random_codes(rng, 60_000, 64)
     queries = np.concatenate([db[:40], random_codes(rng, 40, 64)])
     auto = HammingIndex().fit(db)
+    # One query over 60,000 codes: a scan costs less than choosing...
+    assert auto._radius_backend(2, queries[:1]) == auto._scan_backend()
     assert auto._radius_backend(2, queries) == "mih"
     assert auto._radius_backend(40, queries) == auto._scan_backend()
-    # One query over 60,000 codes: a scan costs less than choosing.
+    # ... until a full sample has chosen for this radius: then it is reused,
+    # until the codes change.
+    assert auto._radius_backend(2, queries[:1]) == "mih"
+    auto.add(db[:1])
     assert auto._radius_backend(2, queries[:1]) == auto._scan_backend()
     assert auto._knn_backend(10, queries) == "numpy"
     _assert_same_as_numpy(auto, queries)
@@ -317,9 +322,11 @@ def test_auto_chooses_by_the_work_on_these_codes(rng):
     pairs = np.concatenate([base, pack_codes(bits)])
     auto = HammingIndex().fit(pairs)
     queries = pairs[::599]
-    assert auto._knn_backend(2, queries) == "mih"
-    # Too few queries for a sample: the scan answers them directly.
+    # Too few queries for a sample: the scan answers them directly, until a
+    # larger search has chosen for this k.
     assert auto._knn_backend(2, queries[:5]) == "numpy"
+    assert auto._knn_backend(2, queries) == "mih"
+    assert auto._knn_backend(2, queries[:5]) == "mih"
     _assert_same_as_numpy(auto, queries, ks=(1, 2, 7))
 
 

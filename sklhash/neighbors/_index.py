@@ -47,8 +47,10 @@ _MIH_ENTRY_COST = {"radius": 256, "knn": 64}
 #   k-th distances say how far multi-index hashing would have to search) and
 #   keeps those answers, so the sample costs nothing extra.
 _PILOT_QUERIES = 32
-# * Choosing costs ~0.1-0.5 ms (counting table entries); a search smaller than
-#   this many query x code comparisons (~0.5 ms of numpy scan) just scans.
+# * Choosing costs ~0.3-1 ms (counting table entries); a search smaller than
+#   this many query x code comparisons (~0.5 ms of numpy scan) just scans,
+#   unless an earlier search with the same k or radius already chose on a
+#   full sample (kept until the codes change).
 _PILOT_MIN_WORK = 1 << 19
 
 
@@ -336,12 +338,27 @@ class HammingIndex(BaseEstimator):
         if self.backend != "auto":
             return self.backend, none, None, None
         scan = self._scan_backend("knn")
-        if self.n_codes_ < _MIH_MIN_CODES or queries.shape[0] <= _PILOT_QUERIES:
+        if self.n_codes_ < _MIH_MIN_CODES:
+            return scan, none, None, None
+        known = self._decisions().get(("knn", k))
+        if known is not None:
+            return known, none, None, None
+        if queries.shape[0] <= _PILOT_QUERIES:
             return scan, none, None, None
         rows = self._pilot(queries)
         dist, idx = self._search_knn(scan, queries[rows], k)
         pays = self._mih_pays("knn", queries[rows], dist[:, k - 1])
-        return ("mih" if pays else scan), rows, dist, idx
+        backend = "mih" if pays else scan
+        self._decisions()[("knn", k)] = backend
+        return backend, rows, dist, idx
+
+    def _decisions(self):
+        """Choices "auto" made on a full sample, kept until the codes change.
+
+        Later searches with the same ``k`` or radius reuse them instead of
+        sampling again, so a stream of single queries pays for no choosing.
+        """
+        return self._cache.setdefault("auto", {})
 
     def _knn_backend(self, k, queries):
         """The backend "auto" picks for this k-NN search (for benchmarks)."""
@@ -358,15 +375,21 @@ class HammingIndex(BaseEstimator):
             # Past this, looking codes up costs more than scanning them all.
             probes = _mih.probes_per_query(self.n_bits_, m, radius)
             return "mih" if probes <= self.n_codes_ else "numpy"
-        if (
-            self.n_codes_ < _MIH_MIN_CODES
-            or queries.shape[0] * self.n_codes_ < _PILOT_MIN_WORK
-        ):
+        if self.n_codes_ < _MIH_MIN_CODES:
+            return self._scan_backend()
+        known = self._decisions().get(("radius", radius))
+        if known is not None:
+            return known
+        if queries.shape[0] * self.n_codes_ < _PILOT_MIN_WORK:
             return self._scan_backend()
         sample = queries[self._pilot(queries)]
-        if self._mih_pays("radius", sample, radius):
-            return "mih"
-        return self._scan_backend()
+        backend = (
+            "mih" if self._mih_pays("radius", sample, radius)
+            else self._scan_backend()
+        )
+        if sample.shape[0] >= _PILOT_QUERIES:
+            self._decisions()[("radius", radius)] = backend
+        return backend
 
     # -- search -------------------------------------------------------------
 
