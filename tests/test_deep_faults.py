@@ -136,17 +136,17 @@ _SCRIPT = textwrap.dedent("""
     import sys, numpy as np
     from sklearn.datasets import load_digits
     from skorch.callbacks import Callback
-    from sklhash import NSHasher
+    from sklhash import DPSHHasher
 
     class Started(Callback):
         def on_epoch_end(self, net, **kw):
             print("epoch", len(net.history), flush=True)
 
-    X = (load_digits().data / 16).astype(np.float32)
-    est = NSHasher(bits=8, latent_dim=8, hidden_layer_sizes=(16,), batch_size=64,
-                   max_epochs=500, callbacks=[Started()], random_state=0)
+    X, y = load_digits(return_X_y=True)
+    est = DPSHHasher(bits=8, hidden_layer_sizes=(8,), batch_size=64,
+                     max_epochs=10**6, callbacks=[Started()], random_state=0)
     try:
-        est.fit(X)
+        est.fit(X[:128] / 16, y[:128])
     except KeyboardInterrupt as exc:
         print("interrupted:", exc, "fitted:",
               sorted(k for k in vars(est) if k.endswith("_")), flush=True)
@@ -168,7 +168,7 @@ def test_ctrl_c_in_a_subprocess_is_not_a_success():
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    assert "interrupted: NSHasher.fit interrupted after" in out
+    assert "interrupted: DPSHHasher.fit interrupted after" in out
     assert "fitted: []" in out
     assert "finished" not in out
 
@@ -227,8 +227,8 @@ def test_n_jobs_scopes_torch_threads(digits, n_jobs, expected):
             seen.append(torch.get_num_threads())
 
     outside = torch.get_num_threads()
-    NSHasher(latent_dim=8, max_epochs=1, n_jobs=n_jobs, callbacks=[Threads()],
-             **_FAST).fit(X)
+    DPSHHasher(max_epochs=1, n_jobs=n_jobs, callbacks=[Threads()],
+               **_FAST).fit(X[:64], y[:64])
     assert seen == [expected]
     assert torch.get_num_threads() == outside
 

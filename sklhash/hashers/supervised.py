@@ -6,7 +6,8 @@ they share backbones, devices, callbacks, determinism and pickling with
 :class:`~sklhash.SemanticKLHasher` and can be compared with it side by side.
 All three accept class labels (1-d ``y``) or a multi-label indicator matrix
 (2-d ``y``). The losses themselves are pure torch functions in
-:mod:`sklhash.nn.hashing_losses`.
+:mod:`sklhash.nn.hashing_losses`, wrapped as the nets' criteria
+(``criterion(output, batch)``) in :mod:`sklhash.nn.supervised`.
 """
 
 from numbers import Real
