@@ -15,7 +15,7 @@ from _hashers import torch_hashers
 from sklearn.datasets import load_digits
 from skorch.callbacks import Callback
 
-from sklhash import DPSHHasher, NSHasher, SemanticKLHasher
+from sklhash import DPSHHasher, SemanticKLHasher
 from sklhash.hashers._deep import BaseDeepHasher
 from sklhash.hashers._skorch_net import HasherNet
 
