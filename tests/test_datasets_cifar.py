@@ -397,3 +397,24 @@ def test_member_that_is_not_a_regular_file(trio):
     with fifo(folder / "test"):
         with pytest.raises(ValueError, match="test is not a regular file"):
             load_cifar100(folder, subset="test")
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        # float labels would be truncated silently by astype(int64)
+        (lambda b: b.update({b"fine_labels": [3.7] * 20}), "fine_labels must hold int"),
+        (lambda b: b.update({b"coarse_labels": ["1"] * 20}), "coarse_labels must hold"),
+        # misaligned names would point at other images
+        (lambda b: b[b"filenames"].pop(), "19 filenames for 20 images"),
+    ],
+)
+def test_labels_and_names_are_not_coerced(tmp_path, rng, edit, match):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    _, _, batch = make_split(rng, 20)
+    edit(batch)
+    (folder / "train").write_bytes(dump(batch, "py2"))
+    (folder / "meta").write_bytes(dump(META, "py2"))
+    with pytest.raises(ValueError, match=match):
+        load_cifar100(folder)

@@ -339,3 +339,9 @@ def test_unreadable_sub_folder_is_an_error(tree, monkeypatch):
     monkeypatch.setattr(os, "scandir", scandir)
     with pytest.raises(ValueError, match=f"Cannot list image folder {locked}"):
         load_image_folder(tree, hierarchy=None)
+
+
+@pytest.mark.parametrize("extensions", [[1], [""], (), [".png", None]])
+def test_bad_extensions(tree, extensions):
+    with pytest.raises(ValueError, match="extensions must be"):
+        load_image_folder(tree, extensions=extensions)

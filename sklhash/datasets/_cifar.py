@@ -151,8 +151,10 @@ def _dtype(stub):
     if state is not None:
         # (version, byte order, subarray, names, fields, elsize, alignment,
         # flags): plain dtypes have no subarray, names nor fields.
-        if not isinstance(state, tuple) or len(state) < 5 or any(
-            v is not None for v in state[2:5]
+        if (
+            not isinstance(state, tuple)
+            or len(state) < 5
+            or any(v is not None for v in state[2:5])
         ):
             raise pickle.UnpicklingError(f"refusing dtype state {state!r:.80}")
         order = _as_str(state[1])
@@ -301,6 +303,22 @@ def _locate(path, data_home):
     )
 
 
+def _labels(values, name, key):
+    """Integer labels, never truncated floats or coerced strings."""
+    try:
+        labels = np.asarray(values)
+    except ValueError as exc:  # ragged nesting
+        raise ValueError(f"{name}: {key} is not a list of integers") from exc
+    if labels.size == 0:
+        return labels.astype(np.int64).reshape(labels.shape)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name}: {key} must hold integers, got dtype {labels.dtype} "
+            f"(first value {labels.flat[0]!r})"
+        )
+    return labels.astype(np.int64)
+
+
 def _check_split(batch, name, n_fine, n_coarse):
     for key in ("data", "fine_labels", "coarse_labels"):
         if key not in batch:
@@ -311,8 +329,8 @@ def _check_split(batch, name, n_fine, n_coarse):
             f"{name}: 'data' must be uint8 of shape (n, 3072), got "
             f"{data.dtype} {data.shape}"
         )
-    fine = np.asarray(batch["fine_labels"], dtype=np.int64)
-    coarse = np.asarray(batch["coarse_labels"], dtype=np.int64)
+    fine = _labels(batch["fine_labels"], name, "fine_labels")
+    coarse = _labels(batch["coarse_labels"], name, "coarse_labels")
     for key, labels, n_classes in (
         ("fine_labels", fine, n_fine),
         ("coarse_labels", coarse, n_coarse),
@@ -437,7 +455,11 @@ def load_cifar100(path=None, *, subset="train", data_home=None, return_X_y=False
         datas.append(data)
         fines.append(fine)
         coarses.append(coarse)
-        filenames += _text(batch.get("filenames", [b""] * len(data)))
+        names = _text(batch.get("filenames", [b""] * len(data)))
+        if len(names) != len(data):
+            # Misaligned names would silently point at other images.
+            raise ValueError(f"{name}: {len(names)} filenames for {len(data)} images")
+        filenames += names
     data = np.concatenate(datas)
     fine = np.concatenate(fines)
     coarse = np.concatenate(coarses)

@@ -453,6 +453,11 @@ def load_image_folder(
     image_size = _check_size(image_size)
     if extensions is None:
         extensions = IMAGE_EXTENSIONS
+    if not extensions or not all(isinstance(e, str) and e for e in extensions):
+        raise ValueError(
+            "extensions must be a non-empty sequence of non-empty str such as "
+            f"['.jpg', '.png'], got {extensions!r}"
+        )
     extensions = tuple(e.lower() for e in extensions)
     classes, filenames, target = _scan(Path(path).expanduser(), extensions)
 
