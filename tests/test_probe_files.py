@@ -249,6 +249,26 @@ NOT_FILE_READERS = {
 }
 
 
+# sklhash.similarity: every public name, with where its file reading is probed.
+SIMILARITY_NAMES = {
+    "LabelHierarchy": "from_json: READERS['LabelHierarchy.from_json']",
+    "load_wordnet": "READERS['load_wordnet']",
+    "SentenceEncoder": "model folders: tests/test_encoder_folder.py",
+    "EmbeddingSimilarity": "reads no file",
+    "synset": "reads WordNet through load_wordnet",
+    "wordnet_available": "reads WordNet through load_wordnet",
+}
+
+
+def test_every_similarity_reader_is_probed():
+    import sklhash.similarity
+
+    assert set(sklhash.similarity.__all__) == set(SIMILARITY_NAMES), (
+        "a public name of sklhash.similarity was added or removed: say in "
+        "SIMILARITY_NAMES where its file reading (if any) is probed"
+    )
+
+
 def test_every_reader_is_probed():
     public = {
         name
