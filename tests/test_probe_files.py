@@ -255,6 +255,9 @@ SIMILARITY_NAMES = {
     "load_wordnet": "READERS['load_wordnet']",
     "SentenceEncoder": "model folders: tests/test_encoder_folder.py",
     "EmbeddingSimilarity": "reads no file",
+    "PairSimilarity": "reads no file",
+    "SimilarityTargets": "reads no file",
+    "resolve_similarity_targets": "reads no file",
     "synset": "reads WordNet through load_wordnet",
     "wordnet_available": "reads WordNet through load_wordnet",
 }
