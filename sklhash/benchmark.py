@@ -188,7 +188,7 @@ def load_benchmark_data(
 
 
 def make_method(name, bits, seed=0, *, hierarchy=None, device="cpu",
-                max_epochs=None, **params):
+                max_epochs=None, n_jobs=None, **params):
     """Build the unfitted hasher of benchmark method ``name``.
 
     Parameters
@@ -206,6 +206,9 @@ def make_method(name, bits, seed=0, *, hierarchy=None, device="cpu",
     max_epochs : int or None, default=None
         Overrides the default number of epochs of classes that train for
         epochs; None keeps their default.
+    n_jobs : int or None, default=None
+        Threads of classes with an ``n_jobs`` parameter; None keeps their
+        default.
     **params
         Further constructor arguments; each must be a parameter of the
         class.
@@ -233,6 +236,8 @@ def make_method(name, bits, seed=0, *, hierarchy=None, device="cpu",
     optional = {"random_state": seed, "device": device, "hierarchy": hierarchy}
     if max_epochs is not None:
         optional["max_epochs"] = max_epochs
+    if n_jobs is not None:
+        optional["n_jobs"] = n_jobs
     for key, value in optional.items():
         if key in accepted and (value is not None or key == "random_state"):
             kwargs[key] = value
@@ -484,7 +489,9 @@ def run_benchmark(
         the columns are summarised and tabulated after the standard ones.
     threads : int or None, default=None
         Threads for BLAS and torch during each fit and evaluation; None is
-        half the CPUs available (at most 8), ``-1`` all of them.
+        half the CPUs available (at most 8), ``-1`` all of them. Given
+        explicitly, it also sets the ``n_jobs`` of the methods built by name
+        (None leaves their own default, one thread for the deep hashers).
 
     Returns
     -------
@@ -512,6 +519,9 @@ def run_benchmark(
             label = method
 
             def factory(n_bits, seed, _name=method):
+                # An explicit thread count reaches the hashers' own n_jobs
+                # (inside their fit it takes precedence over the limit set
+                # here); without one they keep their measured default.
                 return make_method(
                     _name,
                     n_bits,
@@ -519,6 +529,7 @@ def run_benchmark(
                     hierarchy=data.hierarchy,
                     device=device,
                     max_epochs=max_epochs,
+                    n_jobs=None if threads is None else resolve_threads(threads),
                 )
         else:
             label, factory = method

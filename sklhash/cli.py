@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from .utils._io import atomic_write
-from .utils._threads import limit_threads
+from .utils._threads import limit_threads, resolve_threads
 
 __all__ = ["main", "build_parser"]
 
@@ -37,6 +37,7 @@ _OPTION_OF_PARAM = {
     "max_epochs": "--epochs",
     "hierarchy": "--hierarchy",
     "verbose": "--verbose",
+    "n_jobs": "--threads",
 }
 
 
@@ -569,6 +570,8 @@ def _build_model(args, hierarchy):
             hierarchy=hierarchy,
             device=args.device,
             max_epochs=args.epochs,
+            # The hasher's own default unless --threads is given.
+            n_jobs=None if args.threads is None else resolve_threads(args.threads),
             **params,
         )
         clone(est)  # parameters are stored verbatim: nothing else to check yet
@@ -751,8 +754,10 @@ def _add_device_args(p):
         "--threads",
         type=_threads,
         default=None,
-        help="CPU threads for BLAS and torch, -1 for all (default: half the "
-        "available CPUs, at most 8, so a shared machine is not oversubscribed)",
+        help="CPU threads for BLAS and torch, -1 for all; also the n_jobs of "
+        "hashers that take one (default: half the available CPUs, at most 8, "
+        "for BLAS, and each hasher's own n_jobs, so a shared machine is not "
+        "oversubscribed)",
     )
 
 

@@ -47,7 +47,9 @@ def test_make_method_passes_what_the_class_takes():
     assert (est.bits, est.projection, est.random_state, est.max_epochs) == (
         16, "pca", 3, 2
     )
-    assert make_method("pcah", 8, seed=5).get_params() == {"bits": 8}
+    assert make_method("pcah", 8, seed=5, n_jobs=2).get_params() == {"bits": 8}
+    assert make_method("dpsh", 8, n_jobs=2).n_jobs == 2
+    assert make_method("dpsh", 8).n_jobs is None  # the class's own default
     with pytest.raises(ValueError, match="PCAHasher has no parameter 'lr'"):
         make_method("pcah", 8, lr=0.1)
     with pytest.raises(ValueError, match="method='nope' is unknown"):

@@ -89,10 +89,11 @@ def test_benchmark_records_epochs(tmp_path, capsys):
     out = tmp_path / "bench"
     argv = ["benchmark", "--methods", "dpsh", "--bits", "8", "--epochs", "2",
             "--max-train", "200", "--max-query", "50", "--no-plot",
-            "--out", str(out)]
+            "--threads", "1", "--out", str(out)]
     assert main(argv) == 0
     run = json.loads((out / "results.json").read_text())["runs"][0]
     assert run["epochs"] == 2 and run["params"]["max_epochs"] == 2
+    assert run["params"]["n_jobs"] == 1  # --threads reaches the hasher
 
 
 def test_report_replaced_as_a_set(tmp_path, capsys, monkeypatch):
