@@ -136,6 +136,16 @@ def test_checkpoint_of_another_run_is_refused(digits, tmp_path):
         SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(
             X[:200], y[:200]
         )
+    X_other = X.copy()
+    X_other[0, 0] += 1
+    with pytest.raises(ValueError, match=r"another training run \(other training data"):
+        SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(
+            X_other, y
+        )
+    with pytest.raises(ValueError, match=r"another training run \(lr 0.001, not 0.01"):
+        SemanticKLHasher(
+            **{**params, "lr": 0.01}, callbacks=[TrainingCheckpoint(tmp_path)]
+        ).fit(X, y)
     with pytest.raises(ValueError, match="another training run .*do not fit"):
         SemanticKLHasher(
             **{**params, "bits": 8}, callbacks=[TrainingCheckpoint(tmp_path)]

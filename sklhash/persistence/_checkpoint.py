@@ -12,6 +12,7 @@ CUDA's, numpy's and Python's. It is written with sklhash's safe container
 during the write leaves the previous epoch's checkpoint intact.
 """
 
+import hashlib
 import os
 import random
 import warnings
@@ -27,6 +28,30 @@ __all__ = ["TrainingCheckpoint"]
 _KIND = "sklhash-checkpoint"
 _WHAT = "sklhash training checkpoint"
 _FILE = "checkpoint.safetensors"
+
+
+def _data_digest(X):
+    """A digest of the training arrays, or None when they are not arrays."""
+    arrays = X if isinstance(X, dict) else {"X": X}
+    digest = hashlib.blake2b(digest_size=16)
+    for key in sorted(arrays):
+        value = arrays[key]
+        if not isinstance(value, np.ndarray):
+            return None
+        digest.update(f"{key}{value.dtype.str}{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).view(np.uint8).data)
+    return digest.hexdigest()
+
+
+def _setup(net):
+    """What a checkpoint must agree on with the net that resumes from it."""
+    return {
+        "module": type(net.module_).__qualname__,
+        "criterion": type(net.criterion_).__qualname__,
+        "optimizer": type(net.optimizer_).__qualname__,
+        "lr": float(net.lr),
+        "batch_size": int(net.batch_size),
+    }
 
 
 def _n_samples(X):
@@ -95,6 +120,10 @@ class TrainingCheckpoint(Callback):
     n_samples_ : int or None
         Training samples of the last ``fit`` (a checkpoint is only resumed
         with as many).
+    data_digest_ : str or None
+        BLAKE2 digest of the last ``fit``'s training arrays; a checkpoint
+        is only resumed on the same data (and the same network, criterion,
+        optimiser, learning rate and batch size).
 
     Notes
     -----
@@ -143,6 +172,7 @@ class TrainingCheckpoint(Callback):
         """
         self.total_epochs_ = net.max_epochs
         self.n_samples_ = _n_samples(X)
+        self.data_digest_ = _data_digest(X)
         self.resumed_epochs_ = 0
         self.checkpointed_epochs_ = 0
         if self.resume and os.path.exists(self.path):
@@ -175,7 +205,8 @@ class TrainingCheckpoint(Callback):
             "epochs": len(net.history),
             "max_epochs": self.total_epochs_,
             "n_samples": self.n_samples_,
-            "module_class": type(net.module_).__qualname__,
+            "data_digest": self.data_digest_,
+            "setup": _setup(net),
             "state": encoder.value(
                 {
                     "module": dict(net.module_.state_dict()),
@@ -226,12 +257,19 @@ class TrainingCheckpoint(Callback):
                 "it or pass another checkpoint_dir."
             )
 
-        if document.get("module_class") != type(net.module_).__qualname__:
-            refuse(f"network {document.get('module_class')!r}")
         if document.get("n_samples") != self.n_samples_:
             refuse(
                 f"{document.get('n_samples')} training samples, not {self.n_samples_}"
             )
+        if document.get("data_digest") != self.data_digest_:
+            refuse("other training data")
+        stored = document.get("setup")
+        setup = _setup(net)
+        if not isinstance(stored, dict):
+            refuse("no description of its network")
+        for key, value in setup.items():
+            if stored.get(key) != value:
+                refuse(f"{key} {stored.get(key)!r}, not {value!r}")
         state = decoder.value(document.get("state"), "training checkpoint")
         try:
             net.module_.load_state_dict(state["module"])
