@@ -140,6 +140,23 @@ def test_sorted_csr_columns_equal_reference(monkeypatch):
     _assert_same(6, 40, 6, 8, torch.float64, F64, n_positives=4, symmetric=True)
 
 
+def test_symmetric_binary_loss_stacks_both_directions(monkeypatch):
+    # Binary codes score the swapped direction with the exact transpose, so
+    # both directions run as one stacked grouped call (and still equal the
+    # reference, checked above); the chunked path runs them one by one.
+    calls = []
+    apply = fast._GroupedSortedCosines.apply
+    monkeypatch.setattr(fast._GroupedSortedCosines, "apply",
+                        lambda *args: calls.append(args[0].shape) or apply(*args))
+    leaves = _leaves(9, 16, 6, 4, torch.float64)
+    _loss_and_grads(fast.sorted_nce_loss, leaves, symmetric=True)
+    assert calls == [(32, 16)]
+    calls.clear()
+    monkeypatch.setattr(fast, "_CHUNK_ELEMENTS", 64)
+    _loss_and_grads(fast.sorted_nce_loss, leaves, symmetric=True)
+    assert calls == [(16, 16), (16, 16)]
+
+
 def test_sorted_cosines_equal_reference():
     g = torch.Generator().manual_seed(5)
     b1, b2 = (torch.randn(20, 6, generator=g).sign() for _ in range(2))

@@ -96,6 +96,11 @@ class _Chunk:
         c, n = s.shape
         d = Z.shape[1]
         dev = s.device
+        # Both directions of the symmetric loss may come stacked: the first
+        # half of the anchors draws its items from the first n rows of Z,
+        # the second half from the next n.
+        self.halves = Z.shape[0] // n
+        self.n = n
         if levels is None:
             levels = torch.unique(s, sorted=True, return_inverse=True)
         values, item_level = levels
@@ -129,7 +134,9 @@ class _Chunk:
             self.order = torch.empty_like(place)
             self.order[place] = (anchor * n + perm).flatten()
         ones = torch.ones(c * n, dtype=Z.dtype, device=dev)
-        self.A = _csr(crow, self.order % n, ones, (L * c, n))
+        # Column of an entry in Z: its item, offset by the anchor's half.
+        cols = self.order % n + (self.order // n) // (c // self.halves) * n
+        self.A = _csr(crow, cols, ones, (L * c, Z.shape[0]))
         diff = values.unsqueeze(1) - values.unsqueeze(0)
         self.kern = torch.exp(diff.abs() / -tau)
         self.sgn_kern = self.kern * torch.sign(diff)
@@ -144,7 +151,9 @@ class _Chunk:
         self.norm = self.KS.norm(dim=2) / self.den  # |E|
         # Numerators E . y from the item scores a_l = sum_{j in l} z_j . y.
         a = torch.zeros(L * c, dtype=Z.dtype, device=dev)
-        self.a = a.index_add_(0, self.key, (Y @ Z.T).flatten()).view(L, c)
+        zy = torch.cat([y @ z.T for y, z in zip(Y.chunk(self.halves),
+                                                Z.chunk(self.halves), strict=True)])
+        self.a = a.index_add_(0, self.key, zy.flatten()).view(L, c)
         self.cos = (self.kern @ self.a) / self.den / self.norm.clamp_min(_EPS)
         if need_grad:
             # E_k . (sum_l sgn_kl K_kl S_l) / den_k, for dc/du in backward.
@@ -188,7 +197,7 @@ class _Chunk:
     def backward(self, grad_c, Z, Y):
         """(dL/ds, dL/dsv, dL/dZ part, dL/dY) of this chunk."""
         L, c, d = self.KS.shape
-        n = Z.shape[0]
+        n = self.n
         tau, den, cos = self.tau, self.den, self.cos
         # A level's cosine is shared by its ranks: its upstream gradient is
         # the sum of theirs.
@@ -216,7 +225,8 @@ class _Chunk:
         grad_Z = self._transpose() @ gS.view(L * c, d)
         # dL/dy_i = sum_k G_k dc_k/dnum_k E_k = sum_j w_{l(i,j)} z_j.
         w = (self.kern @ (G * g_num / den)).flatten()[self.key].view(c, n)
-        grad_Y = w @ Z
+        grad_Y = torch.cat([x @ z for x, z in zip(w.chunk(self.halves),
+                                                  Z.chunk(self.halves), strict=True)])
         zh = torch.sparse.sampled_addmm(
             self.A, SgX.view(L * c, d), Z.T, beta=0.0, alpha=-1.0).values()
         grad_s = torch.empty_like(zh)
@@ -234,16 +244,17 @@ class _Chunk:
         return grad_s, grad_sv, grad_Z, grad_Y
 
     def _transpose(self):
-        # A^T as CSR: row j holds anchor i's entry at column l(i, j) c + i.
-        # CSR wants each row's columns sorted; the CPU kernel (a sum per row)
-        # does not need it, and sorting costs as much as the product.
-        c, n = self.item_level.shape
-        cols = self.key.view(c, n).T
+        # A^T as CSR: row j (of Z) holds the entry of each anchor i of its
+        # half at column l(i, j) c + i. CSR wants each row's columns sorted;
+        # the CPU kernel (a sum per row) does not need it, and sorting costs
+        # as much as the product.
+        c, n, h = self.item_level.shape[0], self.n, self.halves
+        cols = self.key.view(h, c // h, n).transpose(1, 2).reshape(h * n, c // h)
         cols = (cols.sort(dim=1).values.flatten()
                 if _needs_sorted_columns(cols.device) else cols.flatten())
-        crow = torch.arange(0, c * n + 1, c, device=cols.device)
+        crow = torch.arange(0, c * n + 1, c // h, device=cols.device)
         ones = torch.ones(c * n, dtype=self.KS.dtype, device=cols.device)
-        return _csr(crow, cols, ones, (n, self.A.shape[0]))
+        return _csr(crow, cols, ones, (h * n, self.A.shape[0]))
 
 
 class _GroupedSortedCosines(torch.autograd.Function):
@@ -264,6 +275,8 @@ class _GroupedSortedCosines(torch.autograd.Function):
             levels = torch.unique(s, sorted=True, return_inverse=True)
         chunks = _chunks(*s.shape, levels[0].numel(), Z.shape[1])
         if len(chunks) > 1:
+            if Z.shape[0] != s.shape[1]:
+                raise RuntimeError("stacked directions must fit in one chunk")
             levels = None  # each chunk has its own, fewer levels
         out = torch.empty_like(s)
         kept = []
@@ -438,18 +451,28 @@ def sorted_nce_loss(
     m = min(int(n_positives), n - 1)
     tau_sort = _tau_sort(b1, sort_temperature)
 
-    def one_way(s, za, zb, levels=None):
-        c = _cosines(s, za, zb, tau_sort, levels) / temperature
+    def one_way_logits(c):
         neg = torch.logsumexp(c[:, m:], dim=1, keepdim=True)
         # -log(e^p / (e^p + e^neg)) = softplus(neg - p), computed stably.
         return torch.nn.functional.softplus(neg - c[:, :m]).mean()
+
+    def one_way(s, za, zb, levels=None):
+        return one_way_logits(_cosines(s, za, zb, tau_sort, levels) / temperature)
 
     s12 = _scores(b1, b2)
     if not symmetric:
         return one_way(s12, z1, z2)
     levels = torch.unique(s12, sorted=True, return_inverse=True)
     s21 = _scores(b2, b1)
+    if not torch.equal(s21, s12.T) or len(
+            _chunks(2 * n, n, levels[0].numel(), z1.shape[1])) > 1:
+        return 0.5 * (one_way(s12, z1, z2, levels) + one_way(s21, z2, z1))
     # The swapped direction scores the transpose (exactly so for binary
-    # codes, whose dot products are integers): it shares the levels.
-    swapped = (levels[0], levels[1].T) if torch.equal(s21, s12.T) else None
-    return 0.5 * (one_way(s12, z1, z2, levels) + one_way(s21, z2, z1, swapped))
+    # codes, whose dot products are integers): it shares the levels, and
+    # both directions go through the grouped computation as one stacked
+    # batch of 2n anchors (half the operations, each twice as large).
+    stacked = torch.cat([s12, s21])
+    shared = (levels[0], torch.cat([levels[1], levels[1].T]))
+    c = _cosines(stacked, torch.cat([z1, z2]), torch.cat([z2, z1]), tau_sort,
+                 shared) / temperature
+    return 0.5 * (one_way_logits(c[:n]) + one_way_logits(c[n:]))
