@@ -11,9 +11,15 @@ the code head.
 import torch
 from torch import nn
 
+# The grouped exact SortedNCE: the reference's value and gradients up to
+# rounding, without its (n, n, n) soft permutations. Measured on digits (32
+# bits, 5 epochs, seeds 0-2, one thread, loaded 2-core machine): mAP@100
+# .7614 vs .7612 (latent codes) and .6231 vs .6240 (head codes), fits 4.2
+# and 4.5 times faster.
+from ._sortednce import sorted_nce_loss
 from ._ste import sign_ste
 from ._two_view import split_views
-from .losses import cibhash_loss, nt_xent_loss, sorted_nce_loss
+from .losses import cibhash_loss, nt_xent_loss
 
 __all__ = ["NSHLoss"]
 
