@@ -43,7 +43,7 @@ def expected_failed_checks(estimator):
     return dict(spec.expected_failed_checks)
 
 
-def test_params(name):
+def params_of(name):
     """The first parameter set of hasher ``name``."""
     spec = next(s for s in HASHERS if s.name == name)
     return _resolve(spec.test_params[0])
@@ -55,7 +55,7 @@ def torch_hashers():
     return [
         (spec.name, spec.load())
         for spec in HASHERS
-        if "device" in spec.load()(**test_params(spec.name)).get_params()
+        if "device" in spec.load()(**params_of(spec.name)).get_params()
     ]
 
 
@@ -63,7 +63,7 @@ def fit_small(name, cls, X, y, **params):
     """``cls`` built from its first test parameters (updated with
     ``params``) and fitted on ``X``, with ``y`` when its tags require
     labels."""
-    est = cls(**{**test_params(name), **params})
+    est = cls(**{**params_of(name), **params})
     if est.__sklearn_tags__().target_tags.required:
         return est.fit(X, y)
     return est.fit(X)

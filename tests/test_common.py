@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from _hashers import expected_failed_checks, instances, is_first_params
+from _hashers import expected_failed_checks, instances, is_first_params, params_of
 
 import sklhash
 from sklhash import all_hashers
@@ -56,15 +56,16 @@ def test_registry_row_matches_class(spec):
     cls = spec.load()
     assert cls.__module__ == spec.module
     assert spec.supervision in ("unsupervised", "supervised")
-    required = cls(**spec.test_params[0]).__sklearn_tags__().target_tags.required
+    est = cls(**params_of(spec.name))
+    required = est.__sklearn_tags__().target_tags.required
     assert required == (spec.supervision == "supervised"), spec.name
     assert spec in [s for s in HASHERS if s.name in dict(all_hashers(spec.supervision))]
     # torch-trained classes (a device parameter) declare that they need it.
-    needs_torch = "device" in cls(**spec.test_params[0]).get_params()
+    needs_torch = "device" in est.get_params()
     assert ("torch" in spec.requires) == needs_torch, spec.name
     # Each test parameter set names real parameters of the class.
     for params in spec.test_params:
-        assert set(params) <= set(cls(**spec.test_params[0]).get_params())
+        assert set(params) <= set(est.get_params())
 
 
 def test_exports_derived_from_registry():
