@@ -137,6 +137,7 @@ GOOD = (
         (GOOD.splitlines()[0] + "\n", "points to hyponym 00001930"),
         (b"\xff\xfe garbage", "not UTF-8"),
     ],
+    ids=["valid", "licence", "pointers", "hex", "truncated", "dangling", "utf8"],
 )
 def test_damaged_data_noun_names_file_and_line(tmp_path, text, match):
     from sklhash.datasets._wordnet_glosses import _noun_graph
