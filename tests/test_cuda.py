@@ -14,8 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from _hashers import test_params as _test_params
-from _hashers import torch_hashers
+from _hashers import fit_small, torch_hashers
 from sklearn.datasets import load_digits
 
 torch = pytest.importorskip("torch")
@@ -26,12 +25,6 @@ pytestmark = pytest.mark.skipif(
 
 TORCH_HASHERS = torch_hashers()
 
-
-def fit_small(name, cls, X, y, **params):
-    est = cls(**{**_test_params(name), **params})
-    if est.__sklearn_tags__().target_tags.required:
-        return est.fit(X, y)
-    return est.fit(X)
 
 
 @pytest.fixture(scope="module")

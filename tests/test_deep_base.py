@@ -5,8 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from _hashers import test_params as _test_params
-from _hashers import torch_hashers
+from _hashers import fit_small, torch_hashers
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -260,12 +259,6 @@ def _torch_objects(obj, path, seen):
 
 _TORCH_HASHERS = torch_hashers()
 
-
-def fit_small(name, cls, X, y, **params):
-    est = cls(**{**_test_params(name), **params})
-    if est.__sklearn_tags__().target_tags.required:
-        return est.fit(X, y)
-    return est.fit(X)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from _hashers import torch_hashers
+from _hashers import fit_small, torch_hashers
 from sklearn.datasets import load_digits
 from skorch.callbacks import Callback
 
@@ -30,10 +30,7 @@ def digits():
 
 
 def _fit_small(cls, X, y, **params):
-    from _hashers import test_params
-
-    est = cls(**{**test_params(cls.__name__), **params})
-    return est.fit(X, y) if est.__sklearn_tags__().target_tags.required else est.fit(X)
+    return fit_small(cls.__name__, cls, X, y, **params)
 
 
 # --------------------------------------------------------------- the seams
@@ -86,6 +83,22 @@ def test_rebuilt_net_with_the_weights_encodes_the_same(name, cls, digits):
     expected = est.decision_function(X)
     est.net_ = net
     np.testing.assert_array_equal(est.decision_function(X), expected)
+
+
+@pytest.mark.parametrize("name, cls", _TORCH, ids=[n for n, _ in _TORCH])
+def test_module_output_type_is_the_same_in_train_and_eval(name, cls, digits):
+    X, y = digits
+    module = _fit_small(cls, X, y).net_.module_
+    x = torch.as_tensor(X[:4])
+
+    def shape(out):
+        if isinstance(out, tuple):
+            return tuple(tuple(t.shape) for t in out)
+        return tuple(out.shape)
+
+    with torch.no_grad():
+        trained, evaluated = shape(module.train()(x)), shape(module.eval()(x))
+    assert trained == evaluated
 
 
 # ------------------------------------------------------------ interruption

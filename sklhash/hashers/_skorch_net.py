@@ -39,10 +39,10 @@ class HasherNet(NeuralNet):
 
     skorch's callbacks also stop training by raising ``KeyboardInterrupt``
     (``EarlyStopping`` does), so an interrupt counts as the user's only when
-    a SIGINT was received during training: the loop records SIGINTs with a
-    handler installed for its duration (main thread only; elsewhere, where
-    no handler can be installed, every interrupt is taken for a callback's
-    stop, as skorch does).
+    a SIGINT was received during training: the loop records SIGINTs by
+    wrapping the SIGINT handler for its duration (main thread only;
+    elsewhere, where no handler can be installed, every interrupt is taken
+    for a callback's stop, as skorch does).
     """
 
     def infer(self, x, **fit_params):
@@ -93,27 +93,30 @@ class HasherNet(NeuralNet):
 def _record_sigint():
     """Yield a list that gets an entry for every SIGINT while the block runs.
 
-    Python's default SIGINT handler is wrapped (then restored): it still
-    raises ``KeyboardInterrupt``. With another handler in place, or outside
-    the main thread, nothing is recorded.
+    The SIGINT handler in place (Python's default, which raises
+    ``KeyboardInterrupt``, or one installed by the application, such as a
+    notebook kernel's) is wrapped, then restored: it still runs. When SIGINT
+    is ignored or left to the operating system, or outside the main thread
+    (where handlers cannot be installed), nothing is recorded.
     """
     received = []
-    installed = (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    )
-    if installed:
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+        if not callable(previous):
+            previous = None
+    if previous is not None:
 
         def handler(signum, frame):
             received.append(signum)
-            signal.default_int_handler(signum, frame)
+            previous(signum, frame)
 
         signal.signal(signal.SIGINT, handler)
     try:
         yield received
     finally:
-        if installed:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 class CriterionEpoch(Callback):
