@@ -110,6 +110,13 @@ class SemanticKLHasher(BaseDeepHasher):
     ce_weight : float, default=0.3
         Weight of a cross-entropy term of a linear classifier on ``u``; used
         only with single-label class labels.
+    feature_weight : float in [0, 1], default=0.0
+        Share of the target similarity taken from the inputs themselves:
+        ``S_ij <- (1 - w) S_ij + w max(0, cos(x_i, x_j))``. It anchors the
+        codes to the geometry of the features, which, unlike the classes
+        seen in training, carries over to classes never seen (zero-shot
+        retrieval, ``docs/zero_shot.md``); 0 trains on the semantic targets
+        alone.
     similarity_loss : {"relative", "absolute"}, default="relative"
         Form of the similarity loss.
     quantization : {"kl", "l2", "householder"} or None, default="kl"
@@ -171,6 +178,7 @@ class SemanticKLHasher(BaseDeepHasher):
         "hierarchy": [HasMethods(["similarity_matrix"]), None],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
         "ce_weight": [Interval(Real, 0, None, closed="left")],
+        "feature_weight": [Interval(Real, 0, 1, closed="both")],
         "similarity_loss": [StrOptions({"relative", "absolute"})],
         "quantization": [StrOptions({"kl", "l2", "householder"}), None],
         "kl_form": [StrOptions({"binary", "bitwise", "joint"})],
@@ -188,6 +196,7 @@ class SemanticKLHasher(BaseDeepHasher):
         hierarchy=None,
         kl_weight=0.1,
         ce_weight=0.3,
+        feature_weight=0.0,
         similarity_loss="relative",
         quantization="kl",
         kl_form="binary",
@@ -232,6 +241,7 @@ class SemanticKLHasher(BaseDeepHasher):
         self.hierarchy = hierarchy
         self.kl_weight = kl_weight
         self.ce_weight = ce_weight
+        self.feature_weight = feature_weight
         self.similarity_loss = similarity_loss
         self.kl_form = kl_form
         self.kl_warmup = kl_warmup
@@ -314,6 +324,7 @@ class SemanticKLHasher(BaseDeepHasher):
             "kl_warmup": self.kl_warmup,
             "n_epochs": self.max_epochs,
             "ce_weight": self.ce_weight if self._use_ce(target_similarity_) else 0.0,
+            "feature_weight": self.feature_weight,
         }
 
     def _codes_from_output(self, out, fitted):

@@ -100,6 +100,10 @@ class SemanticKLLoss(nn.Module):
         Planned number of epochs.
     ce_weight : float, default=0.0
         Weight of the cross-entropy of ``logits`` against ``batch["y"]``.
+    feature_weight : float, default=0.0
+        Share ``w`` of the targets taken from the inputs:
+        ``S <- (1 - w) S + w max(0, cos(x_i, x_j))`` with ``x = batch["X"]``
+        flattened.
 
     Examples
     --------
@@ -113,7 +117,7 @@ class SemanticKLLoss(nn.Module):
     def __init__(self, kind, target_similarity=None, pair_similarity=None,
                  similarity_loss="relative", quantization="kl", kl_weight=0.1,
                  kl_form="binary", kl_smoothing=0.2, kl_warmup=1.0, n_epochs=1,
-                 ce_weight=0.0):
+                 ce_weight=0.0, feature_weight=0.0):
         super().__init__()
         self.kind = kind
         S = None
@@ -129,6 +133,7 @@ class SemanticKLLoss(nn.Module):
         self.kl_warmup = kl_warmup
         self.n_epochs = n_epochs
         self.ce_weight = ce_weight
+        self.feature_weight = feature_weight
         self.epoch = 0
 
     def batch_similarity(self, batch, u):
@@ -165,6 +170,11 @@ class SemanticKLLoss(nn.Module):
     def forward(self, output, batch):
         u, logits = output
         S = self.batch_similarity(batch, u)
+        if self.feature_weight > 0:
+            x = F.normalize(batch["X"].flatten(1).to(u.dtype), dim=1)
+            S = (1 - self.feature_weight) * S + self.feature_weight * (
+                x @ x.T
+            ).clamp_min(0.0)
         loss = losses.relative_similarity_loss(u, S, mode=self.similarity_loss)
         if (self.quantization in ("kl", "l2") and self.kl_weight > 0
                 and u.shape[0] >= 2):
