@@ -207,3 +207,19 @@ def test_tsv_that_is_not_a_regular_file(tmp_path):
     with fifo(tmp_path / "pipe.tsv") as pipe:
         with pytest.raises(ValueError, match="pipe.tsv is not a regular file"):
             load_conceptual_captions(pipe)
+
+
+def test_relative_root_and_absolute_rows(tmp_path, monkeypatch):
+    # A root given relative to the working folder: an absolute row inside it
+    # is inside, "../x" is not.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.jpg").write_bytes(b"jpeg")
+    path = tmp_path / "list.tsv"
+    path.write_text(f"one\t{tmp_path / 'images' / 'a.jpg'}\ntwo\ta.jpg\n")
+    b = load_conceptual_captions(path, image_root="images")
+    assert b.image_paths == [str(tmp_path / "images" / "a.jpg"), "images/a.jpg"]
+    assert b.image_exists.all()
+    path.write_text("one\t../list.tsv\n")
+    with pytest.raises(ValueError, match="outside image_root images"):
+        load_conceptual_captions(path, image_root="images")

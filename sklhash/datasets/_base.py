@@ -204,7 +204,10 @@ class _Root:
 
     def __init__(self, root, what):
         self.given = os.fspath(root)
-        self._prefix = os.path.normpath(self.given).rstrip(os.sep) + os.sep
+        # Compared as absolute paths, so that an absolute row inside a root
+        # given as a relative path is recognised as inside.
+        self._cwd = os.getcwd()
+        self._prefix = os.path.abspath(self.given).rstrip(os.sep) + os.sep
         self.real = os.path.realpath(self.given)
         self.what = what
         self._dirs = {}
@@ -256,7 +259,8 @@ class _Root:
         if "\0" in relative:
             raise ValueError(f"{where}{relative!r} holds a NUL character")
         path = os.path.normpath(os.path.join(self.given, relative))
-        if not path.startswith(self._prefix):
+        absolute = path if os.path.isabs(path) else os.path.join(self._cwd, path)
+        if not absolute.startswith(self._prefix):
             raise self._refuse(relative, where, "lies")
         return path
 
