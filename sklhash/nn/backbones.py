@@ -149,8 +149,16 @@ def build_backbone(kind, input_shape, hidden_layer_sizes=()):
         with torch.no_grad():
             was_training = kind.training
             kind.eval()
-            n_out = kind(torch.zeros((2, *input_shape))).reshape(2, -1).shape[1]
-            kind.train(was_training)
+            try:
+                out = kind(torch.zeros((2, *input_shape)))
+            except (RuntimeError, TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"backbone module {type(kind).__name__} cannot process "
+                    f"samples of shape {tuple(input_shape)}: {exc}"
+                ) from exc
+            finally:
+                kind.train(was_training)
+            n_out = out.reshape(2, -1).shape[1]
         return kind, n_out
     if kind == "identity":
         n_in = 1

@@ -22,9 +22,27 @@ def resolve_device(device):
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
         raise ValueError(
-            f"device={device!r} was requested but CUDA is not available; use "
-            "device='cpu' or device='auto'."
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda', "
+            "'cuda:N' or 'auto'."
+        ) from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available; "
+                "use device='cpu' or device='auto'."
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) exist."
+            )
+    elif parsed.type != "cpu":
+        raise ValueError(
+            f"device={device!r} is not supported; use 'cpu', 'cuda', 'cuda:N' "
+            "or 'auto'."
         )
     return device
