@@ -203,12 +203,12 @@ class _InterruptInEpoch(Callback):
 
 def _skorch_hashers():
     """The hashers trained through skorch (they take ``callbacks``)."""
-    from _hashers import test_params, torch_hashers
+    from _hashers import params_of, torch_hashers
 
     return [
         (name, cls)
         for name, cls in torch_hashers()
-        if "callbacks" in cls(**test_params(name)).get_params()
+        if "callbacks" in cls(**params_of(name)).get_params()
     ]
 
 
@@ -218,11 +218,11 @@ def _skorch_hashers():
 def test_every_deep_hasher_resumes_an_interrupted_fit_bitwise(
     name, cls, digits, tmp_path
 ):
-    from _hashers import test_params
+    from _hashers import params_of
 
     X, y = digits
     X, y = X[:96], y[:96] % 4
-    params = {**test_params(name), "max_epochs": 3, "batch_size": 32}
+    params = {**params_of(name), "max_epochs": 3, "batch_size": 32}
     fit_args = (X, y) if cls(**params).__sklearn_tags__().target_tags.required else (X,)
     reference = cls(**params).fit(*fit_args).transform(X)
     interrupted = cls(
@@ -239,3 +239,38 @@ def test_every_deep_hasher_resumes_an_interrupted_fit_bitwise(
     resumed = cls(**params, callbacks=[checkpoint, counter]).fit(*fit_args)
     assert checkpoint.resumed_epochs_ == 1 and counter.epochs_run == 2
     np.testing.assert_array_equal(resumed.transform(X), reference)
+
+
+def test_early_stopping_state_is_checkpointed(digits, tmp_path):
+    from sklhash import DPSHHasher
+
+    X, y = digits
+    params = dict(
+        bits=8,
+        hidden_layer_sizes=(16,),
+        max_epochs=5,
+        batch_size=32,
+        lr=1.0,
+        random_state=0,
+        early_stopping=True,
+        validation_fraction=0.25,
+    )
+    reference = DPSHHasher(**params).fit(X, y)
+    interrupted = DPSHHasher(
+        **params, callbacks=[TrainingCheckpoint(tmp_path), _InterruptInEpoch(4)]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            interrupted.fit(X, y)
+        except KeyboardInterrupt:
+            pass
+    checkpoint = TrainingCheckpoint(tmp_path)
+    resumed = DPSHHasher(**params, callbacks=[checkpoint]).fit(X, y)
+    assert checkpoint.resumed_epochs_ == 3
+    stopper = dict(resumed.net_.callbacks_)["early_stopping"]
+    best = dict(reference.net_.callbacks_)["early_stopping"].best_epoch_
+    # lr=1.0 makes epoch 1 the best of 5: the best weights come from before
+    # the interruption, so they must have been in the checkpoint.
+    assert stopper.best_epoch_ == best == 1
+    np.testing.assert_array_equal(resumed.transform(X), reference.transform(X))

@@ -16,6 +16,7 @@ import hashlib
 import os
 import random
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 from skorch.callbacks import Callback
@@ -127,9 +128,9 @@ class TrainingCheckpoint(Callback):
 
     Notes
     -----
-    The state of other callbacks (early stopping's patience counter, a
-    learning-rate scheduler's own counters) is not stored: a resumed run
-    that uses them restarts their counting.
+    The public learned state of the net's other callbacks (attributes ending
+    in ``_``: early stopping's patience counter, best epoch and best weights)
+    is checkpointed too, where it can be stored without pickle.
 
     Examples
     --------
@@ -215,6 +216,7 @@ class TrainingCheckpoint(Callback):
                     "optimizer": net.optimizer_.state_dict(),
                     "history": list(net.history),
                     "rng": _rng_state(),
+                    "callbacks": _callback_states(net, self),
                 },
                 "training checkpoint",
             ),
@@ -283,8 +285,39 @@ class TrainingCheckpoint(Callback):
         from skorch.history import History
 
         net.history = History(state["history"])
+        # After the callbacks' own on_train_begin (they come before this one
+        # in skorch's order), which resets what is put back here.
+        callbacks = dict(net.callbacks_)
+        for name, (cls_name, attrs) in state.get("callbacks", {}).items():
+            callback = callbacks.get(name)
+            if callback is not None and type(callback).__qualname__ == cls_name:
+                for attr, value in attrs.items():
+                    setattr(callback, attr, value)
         _set_rng_state(state["rng"])
         return len(net.history)
+
+
+def _callback_states(net, own):
+    """The public learned state of the net's other callbacks (early stopping's
+    patience counter, best epoch and best weights), where it is storable."""
+    states = {}
+    for name, callback in net.callbacks_:
+        if callback is own:
+            continue
+        attrs = {}
+        for attr, value in vars(callback).items():
+            if not attr.endswith("_") or attr.startswith("_"):
+                continue
+            if isinstance(value, Mapping) and type(value) is not dict:
+                value = dict(value)  # a state dict (OrderedDict)
+            try:
+                Encoder().value(value, attr)
+            except TypeError:
+                continue  # not storable without pickle (a progress bar, say)
+            attrs[attr] = value
+        if attrs:
+            states[name] = (type(callback).__qualname__, attrs)
+    return states
 
 
 def _counters(criterion):
