@@ -14,6 +14,7 @@ is not registered here fails the suite instead of escaping the probes.
 
 import gzip
 import io
+import os
 import pickle
 import struct
 import tarfile
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _fileprobes import fifo, was_opened
+from hypothesis import given
+from hypothesis import strategies as st
 
 import sklhash.datasets
 from sklhash.datasets import (
@@ -402,3 +405,24 @@ def test_image_layout_is_channels_first(tmp_path, reader):
     np.testing.assert_array_equal(
         np.asarray(bunch.data), images.reshape(n, -1) / np.float32(255)
     )
+
+
+# ------------------------------------------------- the confinement helper
+_component = st.sampled_from(["..", ".", "a", "b", "", "/", "c.jpg", "..."])
+
+
+@given(parts=st.lists(_component, min_size=1, max_size=8))
+def test_root_never_lets_a_path_escape(tmp_path_factory, parts):
+    from sklhash.datasets._base import _Root
+
+    base = tmp_path_factory.getbasetemp() / "confine"
+    root = base / "root"
+    (root / "a").mkdir(parents=True, exist_ok=True)
+    relative = "/".join(parts)
+    try:
+        path = _Root(root, "the root").resolve(relative, check_links=False)
+    except ValueError as exc:
+        assert "outside the root" in str(exc)
+        return
+    inside = os.path.commonpath([str(root), os.path.abspath(path)])
+    assert inside == str(root) and os.path.abspath(path) != str(root)
