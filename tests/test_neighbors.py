@@ -311,7 +311,7 @@ def test_auto_chooses_by_the_work_on_these_codes(rng):
     auto = HammingIndex().fit(clustered)
     assert auto._radius_backend(0, clustered[::997]) == auto._scan_backend()
     # k-NN stops at the first bucket (ten neighbours at distance 0): 201
-    # entries read, below the k-NN budget of 60,000 / 64 (/ 2 for FAISS).
+    # entries read, below the k-NN budget of 60,000 / 128.
     assert auto._knn_backend(10, clustered[::997]) == "mih"
     _assert_same_as_numpy(auto, clustered[::997], radii=(0, 1))
     # Near-duplicate pairs: neighbours at distance 0 and 1, buckets of two

@@ -39,10 +39,12 @@ _FAISS_FAST_WIDTHS = frozenset({4, 8, 16, 20, 32, 64})
 _MIH_MIN_CODES = 50_000
 # * ... and only where the table entries it would read (probes plus candidate
 #   codes in the probed buckets, counted on a sample of the queries) cost less
-#   than the scan: one entry read cost as much as scanning this many codes
-#   with numpy (measured: 140-300 for radius search, 60-80 for k-NN, whose
-#   scan does more per code). FAISS's fast scan counts double.
-_MIH_ENTRY_COST = {"radius": 256, "knn": 64}
+#   than the scan. Radius search: multi-index hashing took 0.4x the numpy time
+#   reading 0.23 % of n_codes entries a query, 1.2-1.7x reading 1 %; k-NN
+#   (whose scan does more per code): 0.5x at 0.3-0.4 %, 1.0x at 0.6 %, 1.6x at
+#   1.25 % (1M codes; at 60k the scan is cheaper still). Hence budgets of
+#   n_codes / 256 and n_codes / 128 entries; FAISS's fast scan halves them.
+_MIH_ENTRY_COST = {"radius": 256, "knn": 128}
 # * Queries sampled for that count; k-NN answers them by the scan first (their
 #   k-th distances say how far multi-index hashing would have to search) and
 #   keeps those answers, so the sample costs nothing extra.
