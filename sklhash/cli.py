@@ -626,16 +626,40 @@ def _cmd_fit(args):
 
 
 def _cmd_encode(args):
-    _check_out_file(args.out)
+    if (args.out is None) == (args.to is None):
+        raise CLIError("give exactly one of --out FILE and --to DATABASE")
+    if args.out is not None:
+        _check_out_file(args.out)
     model = _check_model(_load_model(args.model, args.allow_pickle), args.model)
     X = _load_array(args.X, "input", key="X")
+    ids = None if args.ids is None else _load_npy(args.ids, "ids")
     try:
         with limit_threads(args.threads):
             codes = model.transform(X)
     except ValueError as exc:
         raise CLIError(f"cannot encode {args.X!r}: {exc}") from None
+    if args.to is not None:
+        return _store_codes(args, model, codes, ids)
     _save_npy(args.out, codes)
     print(f"encoded {len(codes)} items to {codes.shape[1]}-byte codes in {args.out}")
+    return 0
+
+
+def _store_codes(args, model, codes, ids):
+    """encode --to: add the codes to a database table (one transaction)."""
+    from .store import driver_errors, open_index
+
+    hasher = model.steps[-1][1] if hasattr(model, "steps") else model
+    try:
+        with open_index(
+            args.to, table=args.table, n_bits=getattr(hasher, "n_bits_", None)
+        ) as index:
+            new = index.add(codes, ids=ids)
+            where = repr(index)  # the DSN without its password
+    except (ValueError, ImportError, *driver_errors()) as exc:
+        raise CLIError(f"cannot store codes: {exc}") from None
+    span = f" (ids {new[0]}..{new[-1]})" if len(new) else ""
+    print(f"added {len(new)} codes{span} to {where}")
     return 0
 
 
@@ -663,11 +687,38 @@ def _print_lines(lines):
     return 0
 
 
+def _search_database(args):
+    """search --index: k-NN or radius search in a database table."""
+    from .store import driver_errors, open_index
+
+    if len(args.codes) != 1:
+        raise CLIError("with --index give only the query codes file")
+    if args.backend != "auto":
+        raise CLIError("--backend chooses how .npy codes are searched, not --index")
+    q = _codes(args.codes[0], "query codes")
+    try:
+        with open_index(args.index, table=args.table, create=False) as index:
+            if args.radius is None:
+                return (*index.kneighbors(q, n_neighbors=args.k), q)
+            return (*index.radius_neighbors(q, radius=args.radius), q)
+    except (ValueError, ImportError, *driver_errors()) as exc:
+        raise CLIError(str(exc)) from None
+
+
 def _cmd_search(args):
     from .neighbors import HammingIndex
 
     if args.out:
         _check_out_file(args.out)
+    if args.index is not None:
+        dist, idx, q = _search_database(args)
+        return _search_output(args, dist, idx, q)
+    if len(args.codes) != 2:
+        raise CLIError(
+            "give the database and query codes files (or --index DATABASE and "
+            "the query codes file)"
+        )
+    codes_db, codes_q = args.codes
     if args.backend == "faiss":
         from .utils._optional import INSTALL, available
 
@@ -676,10 +727,10 @@ def _cmd_search(args):
                 f"--backend faiss needs faiss, which is not installed: "
                 f"{INSTALL['faiss']}"
             )
-    db = _codes(args.codes_db, "database codes")
-    q = _codes(args.codes_q, "query codes")
+    db = _codes(codes_db, "database codes")
+    q = _codes(codes_q, "query codes")
     if len(db) == 0:
-        raise CLIError(f"database codes file {args.codes_db!r} holds no codes")
+        raise CLIError(f"database codes file {codes_db!r} holds no codes")
     if db.shape[1] != q.shape[1]:
         raise CLIError(
             f"query codes have {q.shape[1]} bytes but database codes {db.shape[1]}"
@@ -696,6 +747,10 @@ def _cmd_search(args):
             dist, idx = index.radius_neighbors(q, radius=args.radius)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    return _search_output(args, dist, idx, q)
+
+
+def _search_output(args, dist, idx, q):
     if args.out:
         if args.radius is None:
             arrays = {"distances": dist, "indices": idx}
@@ -886,7 +941,16 @@ def build_parser():
     )
     p.add_argument("model", help="model file written by sklhash fit")
     p.add_argument("X", help="features: .npy, .npz, .csv or .parquet")
-    p.add_argument("--out", required=True, help="output .npy of packed codes")
+    p.add_argument("--out", default=None, help="output .npy of packed codes")
+    p.add_argument(
+        "--to", default=None, metavar="DATABASE",
+        help="instead of --out: add the codes to a table in postgresql://... "
+        "or a .duckdb file (created if absent)",
+    )
+    p.add_argument("--table", default="sklhash_codes",
+                   help="table for --to (default: sklhash_codes)")
+    p.add_argument("--ids", default=None,
+                   help="with --to: .npy of int64 ids (default: numbered on)")
     p.add_argument(
         "--allow-pickle", action="store_true",
         help="also load pickle/joblib model files; they run any code they "
@@ -902,8 +966,18 @@ def build_parser():
         "within --radius. Prints 'query<TAB>index:distance ...' lines "
         "unless --out is given.",
     )
-    p.add_argument("codes_db", help=".npy of database codes (uint8, packed)")
-    p.add_argument("codes_q", help=".npy of query codes (uint8, packed)")
+    p.add_argument(
+        "codes", nargs="+", metavar="CODES",
+        help="database and query .npy codes (uint8, packed); with --index "
+        "only the query codes",
+    )
+    p.add_argument(
+        "--index", default=None, metavar="DATABASE",
+        help="search a table in postgresql://... or a .duckdb file instead "
+        "of a .npy database (results are the table's ids)",
+    )
+    p.add_argument("--table", default="sklhash_codes",
+                   help="table for --index (default: sklhash_codes)")
     p.add_argument("-k", type=_positive_int, default=10,
                    help="number of neighbours (default: 10)")
     p.add_argument(
