@@ -29,6 +29,8 @@ PUBLIC_MODULES = [
     "sklhash.hashers",
     "sklhash.utils",
     "sklhash.utils.estimator_checks",
+    "sklhash.store",
+    "sklhash.model_selection",
 ]
 
 CHECKED = {

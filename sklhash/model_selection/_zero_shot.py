@@ -36,9 +36,9 @@ __all__ = ["ZeroShotSplit", "leave_one_class_out", "unseen_class_split"]
 
 @dataclass(frozen=True)
 class ZeroShotSplit:
-    """Row indices of one zero-shot split.
+    """Row indices of one zero-shot split (a frozen dataclass).
 
-    Attributes
+    Parameters
     ----------
     train : ndarray of int
         Every item of a seen class, in their original order.
