@@ -56,3 +56,24 @@ def test_non_finite_input_is_refused(name, cls, digits):
     X[3, 5] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         _fit(cls, name, X, y)
+
+
+def test_nsh_latent_codes_need_bits_samples(digits):
+    from sklhash import NSHasher
+
+    X, _ = digits
+    est = NSHasher(bits=16, latent_dim=16, max_epochs=1)
+    with pytest.raises(ValueError, match="at least bits=16 training samples; got n_samples=8"):
+        est.fit(X[:8])
+    assert not [k for k in vars(est) if k.endswith("_")]
+
+
+@pytest.mark.parametrize("name", ["DPSHHasher", "HashNetHasher", "CSQHasher"])
+def test_labels_of_three_dimensions_are_one_short_error(name, digits):
+    import sklhash
+
+    X, y = digits
+    cls = getattr(sklhash, name)
+    with pytest.raises(ValueError, match=r"y of shape \(64, 1, 1\)") as info:
+        _fit(cls, name, X, y.reshape(-1, 1, 1))
+    assert len(str(info.value)) < 200

@@ -237,6 +237,18 @@ class NSHasher(_TwoViewDeepHasher):
         """
         return super().fit(X, y)
 
+    def _fit_targets(self, X, y):
+        if self._resolve_code_source() == "latent" and X.shape[0] < self.bits:
+            # Checked before training: ITQ on the latents finds at most
+            # n_samples principal directions.
+            raise ValueError(
+                f"NSHasher takes its codes from ITQ on the latents "
+                f"(code_source={self.code_source!r}), which needs at least "
+                f"bits={self.bits} training samples; got n_samples={X.shape[0]}. Use "
+                "more samples, fewer bits or code_source='head'."
+            )
+        return super()._fit_targets(X, y)
+
     def _criterion(self, training, **fitted):
         from ..nn.nsh import NSHLoss
 

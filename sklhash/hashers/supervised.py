@@ -31,6 +31,12 @@ def _labels(estimator, y, n_samples):
     ``y``) and the per-sample label array the losses use: int64 class
     indices for 1-d ``y``, a float32 indicator matrix for 2-d.
     """
+    shape = np.asarray(y).shape
+    if len(shape) not in (1, 2):
+        raise ValueError(
+            f"{type(estimator).__name__} needs y of 1 or 2 dimensions (class "
+            f"labels or an indicator matrix); got y of shape {shape}."
+        )
     kind = type_of_target(y, input_name="y", raise_unknown=True)
     if kind not in ("binary", "multiclass", "multilabel-indicator"):
         raise ValueError(
