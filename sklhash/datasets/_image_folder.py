@@ -198,10 +198,12 @@ class LazyImageArray:
 
     @property
     def dtype(self):
+        """``uint8`` for images, ``float32`` when ``flatten``."""
         return np.dtype(np.float32 if self.flatten else np.uint8)
 
     @property
     def shape(self):
+        """``(n, 3, height, width)``, or ``(n, 3 * height * width)`` if flatten."""
         n = len(self.filenames)
         if self.image_size is None:
             return (n, None) if self.flatten else (n, 3, None, None)
@@ -210,6 +212,7 @@ class LazyImageArray:
 
     @property
     def ndim(self):
+        """Number of dimensions of :attr:`shape`."""
         return len(self.shape)
 
     def __len__(self):

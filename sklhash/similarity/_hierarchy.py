@@ -415,14 +415,17 @@ class LabelHierarchy:
     # -------------------------------------------------------------- structure
     @property
     def classes(self):
+        """The classes (leaves), in label order."""
         return list(self._classes)
 
     @property
     def nodes(self):
+        """Every node, parents before children."""
         return list(self._nodes)
 
     @property
     def max_height(self):
+        """Height of the highest node (a leaf has height 0)."""
         return self._max_height
 
     @property
