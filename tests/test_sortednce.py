@@ -97,7 +97,9 @@ def test_equals_reference_on_binary_codes(seed, n, bits, d, n_positives,
     sort_temperature=st.sampled_from([None, 0.05, 1.0]),
 )
 def test_equals_reference_off_the_grid(seed, n, bits, d, sort_temperature):
-    # Real-valued "codes": (almost) no ties, every item its own level.
+    # Real-valued "codes": (almost) no ties, every item its own level; small
+    # batches still take the grouped path (n_levels <= 65), larger ones the
+    # reference's computation (test_many_levels_use_the_reference).
     _assert_same(seed, n, bits, d, torch.float64, F64, binary=False,
                  n_positives=2, sort_temperature=sort_temperature, symmetric=True)
 
@@ -125,11 +127,10 @@ def test_both_kernel_paths_equal_reference(monkeypatch):
 
 def test_chunked_path_equals_reference(monkeypatch):
     # A tiny element budget forces several anchor chunks (and recomputation
-    # in backward), the path taken when scores are not on a grid.
+    # in backward), the path of large batches.
     monkeypatch.setattr(fast, "_CHUNK_ELEMENTS", 64)
-    _assert_same(3, 12, 5, 4, torch.float64, F64, binary=False, n_positives=3,
-                 symmetric=True)
     _assert_same(4, 12, 3, 4, torch.float64, F64, n_positives=3, symmetric=True)
+    _assert_same(5, 30, 4, 4, torch.float64, F64, n_positives=3, symmetric=False)
     assert len(fast._chunks(12, 12, 144, 4)) > 1
 
 
@@ -155,6 +156,21 @@ def test_symmetric_binary_loss_stacks_both_directions(monkeypatch):
     monkeypatch.setattr(fast, "_CHUNK_ELEMENTS", 64)
     _loss_and_grads(fast.sorted_nce_loss, leaves, symmetric=True)
     assert calls == [(16, 16), (16, 16)]
+
+
+def test_many_levels_use_the_reference(monkeypatch):
+    # 80 items with real-valued scores: thousands of levels, so the grouped
+    # function is not called at all (it would cost far more than the
+    # reference), and the result is the reference's.
+    called = []
+    apply = fast._GroupedSortedCosines.apply
+    monkeypatch.setattr(fast._GroupedSortedCosines, "apply",
+                        lambda *args: called.append(1) or apply(*args))
+    _assert_same(10, 80, 6, 5, torch.float64, F64, binary=False, n_positives=4,
+                 symmetric=True)
+    assert called == []
+    _assert_same(10, 80, 6, 5, torch.float64, F64, n_positives=4, symmetric=True)
+    assert called == [1]
 
 
 def test_sorted_cosines_equal_reference():
@@ -256,10 +272,11 @@ def test_peak_memory_of_a_batch_of_256_is_bounded():
 
 
 def test_module_imports_only_torch():
-    # nn/ is pure torch (STYLE.md): no scikit-learn, no numpy.
+    # nn/ is pure torch (STYLE.md): no scikit-learn, no numpy; within the
+    # package only the (pure torch) SoftSort module.
     tree = ast.parse(open(fast.__file__).read())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported == {"torch", "warnings"}
+    imported |= {("." * node.level) + (node.module or "") for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported == {"torch", "warnings", ".softsort"}

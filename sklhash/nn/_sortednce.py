@@ -21,10 +21,13 @@ Two facts make most of it redundant, without changing the mathematics:
 
 Binary codes of ``K`` bits have at most ``K + 1`` similarity levels ``v``, so
 with ``L <= K + 1`` levels shared by all anchors ``E_ik = sum_l K_kl S_il /
-den_ik``, ``K_kl = exp(-|v_k - v_l| / tau)`` one ``L x L`` matrix and
-``den_ik = sum_l K_kl count_il``: a sparse level-membership product
-(``O(n^2 d)``) and one dense ``(2L x L) @ (L x n d)`` product replace the
-``O(n^3 d)`` gather. The backward pass is written out by hand
+den_ik``, ``K_kl = exp(-|v_k - v_l| / tau)`` one ``L x L`` Laplace kernel
+and ``den_ik = sum_l K_kl count_il``: a sparse level-membership product
+(``O(n^2 d)``) and the kernel, applied by two first-order recursions along
+the sorted levels (``O(L n d)``), replace the ``O(n^3 d)`` gather. The two
+directions of the symmetric loss share the levels (their scores are
+transposes) and run as one stacked batch of ``2n`` anchors.
+The backward pass is written out by hand
 (:class:`_GroupedSortedCosines`) so that it too stays in level space while
 routing the gradient exactly as the reference does: each rank ``r`` gets
 its own upstream gradient times ``dc/dv`` of its level (sort's backward
@@ -33,14 +36,17 @@ the same ``torch.sort`` call), each item ``j`` the derivative of the
 softmax logits ``-|v_k - s_ij| / tau`` in its own ``s_ij``, computed as a
 sampled product ``z_j . H_l(j)``. Nothing is approximated or truncated:
 values and gradients equal the reference's up to floating-point rounding
-(tests/test_sortednce.py). Scores off a grid (real-valued ``b``) make every
-item its own level; then anchors are processed in small chunks and the cost
-is the reference's, in bounded memory.
+(tests/test_sortednce.py). Scores off a grid (real-valued ``b``) make nearly
+every entry its own level, where grouping only costs: with more than
+``max(n / 2, 65)`` levels the reference's computation runs instead. Large
+batches are processed in chunks of anchors to bound memory.
 """
 
 import warnings
 
 import torch
+
+from .softsort import soft_sort
 
 __all__ = ["sorted_nce_loss", "sorted_cosines"]
 
@@ -352,9 +358,24 @@ def _scores(b1, b2):
     return b1 @ b2.T / (2.0 * b1.shape[1]) + 0.5
 
 
+def _few_levels(n_levels, n):
+    # Grouping pays while levels are few against the batch: binary codes of
+    # up to 64 bits always qualify (L <= 65); real-valued scores (nearly
+    # every entry its own level) would make the level tensors n times the
+    # reference's gathered latents.
+    return n_levels <= max(n // 2, 65)
+
+
 def _cosines(s, z1, z2, tau, levels=None):
     z1 = torch.nn.functional.normalize(z1, dim=1)
     z2 = torch.nn.functional.normalize(z2, dim=1)
+    if levels is None:
+        levels = torch.unique(s, sorted=True, return_inverse=True)
+    if not _few_levels(levels[0].numel(), s.shape[1]):
+        # The reference's computation, operation for operation.
+        P = soft_sort(s, tau=tau)
+        gathered = torch.nn.functional.normalize(P @ z1, dim=2)
+        return (gathered * z2.unsqueeze(1)).sum(dim=2)
     sv, perm = s.sort(dim=1, descending=True)
     return _GroupedSortedCosines.apply(s, sv, perm, z1, z2, tau, levels)
 
@@ -411,18 +432,19 @@ def sorted_nce_loss(
 
     Notes
     -----
-    Time per direction: ``O(n^2 d + L^2 n d)`` for ``L`` distinct
+    Time per direction: ``O(n^2 d + L n d)`` for ``L`` distinct
     similarities in the batch (at most ``K + 1`` for ``K``-bit binary
-    codes), against the reference's ``O(n^3 d)``. Memory: a few ``(n, n)``
-    tensors (scores, sort, levels, gradients), the ``n^2``-entry sparse
-    level-membership matrices and ``(L, n, d)`` level tensors, about ten
-    of them alive at the peak; anchors are chunked so that
-    ``chunk * L * max(L, d) <= 2**22``. Measured (one forward + backward,
-    symmetric, ``K = 32``, ``d = 128``, float32, peak resident memory above
-    the inputs): about 15 MiB at ``n = 128`` and 33 MiB at ``n = 256``,
-    against 130 MiB and 520 MiB for the reference
-    (``benchmarks/bench_nsh_speed.py``; tests/test_sortednce.py checks
-    the 256 case stays below 64 MiB).
+    codes), against the reference's ``O(n^3 d)``; measured on one thread
+    (``benchmarks/bench_nsh_speed.py``, ``K = 32``, ``d = 128``, symmetric,
+    forward + backward): 9-10x faster at ``n = 128`` and 40-60x at ``n =
+    256``. Memory: a few ``(n, n)`` tensors (scores, sort, levels,
+    gradients), the ``n^2``-entry sparse level-membership matrices and a
+    handful of ``(L, 2n, d)`` level tensors; anchors are chunked so that
+    ``chunk * L * max(L, d) <= 2**22``. Measured peak resident memory of
+    one symmetric forward + backward (float32, ``K = 32``, ``d = 128``)
+    above the inputs: about 15 MiB at ``n = 128`` and 35 MiB at
+    ``n = 256``, against 140 MiB and 520 MiB for the reference;
+    tests/test_sortednce.py checks the 256 case stays below 64 MiB.
 
     Examples
     --------
@@ -464,8 +486,9 @@ def sorted_nce_loss(
         return one_way(s12, z1, z2)
     levels = torch.unique(s12, sorted=True, return_inverse=True)
     s21 = _scores(b2, b1)
-    if not torch.equal(s21, s12.T) or len(
-            _chunks(2 * n, n, levels[0].numel(), z1.shape[1])) > 1:
+    n_levels = levels[0].numel()
+    if (not torch.equal(s21, s12.T) or not _few_levels(n_levels, n)
+            or len(_chunks(2 * n, n, n_levels, z1.shape[1])) > 1):
         return 0.5 * (one_way(s12, z1, z2, levels) + one_way(s21, z2, z1))
     # The swapped direction scores the transpose (exactly so for binary
     # codes, whose dot products are integers): it shares the levels, and
