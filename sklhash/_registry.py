@@ -104,6 +104,7 @@ class HasherSpec:
 
 _CLASSIC = "sklhash.hashers.classic"
 _SUPERVISED = "sklhash.hashers.supervised"
+_EMBEDDING = "sklhash.hashers.embedding"
 
 #: Every public hasher, in the order of the benchmark tables.
 HASHERS = (
@@ -123,6 +124,21 @@ HASHERS = (
     HasherSpec(
         "SpectralHasher", _CLASSIC, "unsupervised", "sh", "spectral hashing",
         test_params=({"bits": 5},),
+    ),
+    HasherSpec(
+        "SignHasher", _EMBEDDING, "unsupervised", "sign",
+        "sign at 0 (quantize_embeddings 'ubinary')",
+        test_params=({}, {"bits": 1}),
+    ),
+    HasherSpec(
+        "CenteredSignHasher", _EMBEDDING, "unsupervised", "centered-sign",
+        "sign of the centred input", test_params=({}, {"bits": 1}),
+    ),
+    HasherSpec(
+        "EmbeddingHasher", _EMBEDDING, "unsupervised", "embedding",
+        "centring + PCA + ITQ rotation, for embeddings",
+        test_params=({"bits": 1, "n_iter": 5, "random_state": 0},
+                     {"bits": 1, "max_fit_samples": 3, "random_state": 0}),
     ),
     HasherSpec(
         "HouseholderQuantizer", "sklhash.hashers.householder", "unsupervised",

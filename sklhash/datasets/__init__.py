@@ -23,6 +23,7 @@ _LAZY = {
     "cifar100_hierarchy": "sklhash.datasets._hierarchies",
     "imagenet_hierarchy": "sklhash.datasets._hierarchies",
     "load_wordnet_glosses": "sklhash.datasets._wordnet_glosses",
+    "load_wordnet_gloss_embeddings": "sklhash.datasets._gloss_corpus",
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

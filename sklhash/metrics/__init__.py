@@ -17,6 +17,7 @@ from ._ranking import (
     precision_recall_at_radius,
     precision_recall_curve,
 )
+from ._recall import recall_at_k, recall_scorer
 from ._scorer import mahp_scorer, make_retrieval_scorer, map_scorer
 
 __all__ = [
@@ -29,4 +30,6 @@ __all__ = [
     "map_scorer",
     "mahp_scorer",
     "make_retrieval_scorer",
+    "recall_at_k",
+    "recall_scorer",
 ]
