@@ -223,6 +223,7 @@ def test_codec_round_trips_plain_values_exactly(value):
         np.array(["x", "yz"]),
         np.zeros((0, 4), dtype=np.float16),
         np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+        np.array(7, dtype=np.int64),  # 0-d, like BatchNorm's num_batches_tracked
         np.arange(60.0).reshape(6, 10).T[:4],  # a transposed slice
     ],
     ids=repr,
@@ -875,3 +876,23 @@ def test_a_process_killed_while_saving_leaves_the_previous_file(tmp_path):
     # the new bytes were complete in the temporary file, never in place
     leftovers = [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     assert len(leftovers) == 1 and leftovers[0].startswith(".m.skhash.")
+
+
+def test_parameters_forged_to_describe_a_huge_network_build_nothing(
+    digits, tmp_path, monkeypatch
+):
+    X, y = digits
+    save(_small_deep().fit(X, y), tmp_path / "m")
+    document, arrays = _container.read(tmp_path / "m", "sklhash-model")
+    params = document["estimator"]["params"]
+    params["hidden_layer_sizes"] = {"kind": "tuple", "items": [10**6, 10**6]}
+    del document["arrays"]
+    _container.write(tmp_path / "huge", "sklhash-model", document, arrays)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the network was built")
+
+    # the real (allocating) build must not even start
+    monkeypatch.setattr(type(_small_deep()), "_rebuild_net", never)
+    with pytest.raises(ValueError, match=r"describe a network of 1000\d+ weights"):
+        load(tmp_path / "huge")

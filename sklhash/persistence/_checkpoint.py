@@ -40,7 +40,7 @@ def _data_digest(X):
         if not isinstance(value, np.ndarray):
             return None
         digest.update(f"{key}{value.dtype.str}{value.shape}".encode())
-        digest.update(np.ascontiguousarray(value).view(np.uint8).data)
+        digest.update(np.asarray(value, order="C").reshape(-1).view(np.uint8).data)
     return digest.hexdigest()
 
 

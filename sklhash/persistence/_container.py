@@ -68,7 +68,7 @@ def _sha256(data):
 
 def _array_bytes(array):
     # The bytes safetensors stores: C order, little-endian.
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array, order="C")
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
     return array.tobytes()
@@ -85,9 +85,10 @@ def write(path, kind, document, arrays):
     from safetensors.numpy import save as st_save
 
     path = os.fspath(path)
-    # safetensors stores little-endian, C-ordered bytes.
+    # safetensors stores little-endian, C-ordered bytes (np.asarray, not
+    # np.ascontiguousarray, which turns a 0-d array into shape (1,)).
     arrays = {
-        key: np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        key: np.asarray(a, dtype=a.dtype.newbyteorder("<"), order="C")
         for key, a in arrays.items()
     }
     document = {

@@ -9,6 +9,7 @@ device it was trained on when that device exists here, else on the CPU (with
 a warning), and the estimator's ``device_`` says where it is.
 """
 
+import math
 import warnings
 
 __all__ = ["decode_net", "encode_net"]
@@ -78,12 +79,54 @@ def _load_state(decoder, module, doc, where):
         )
 
 
+def _check_shapes_first(decoder, est, stored, where):
+    """Refuse parameters that describe another network before building it.
+
+    The module is built on torch's ``meta`` device, which allocates nothing,
+    and its weight shapes are compared with those in the file: a forged
+    ``hidden_layer_sizes=(10**6, 10**6)`` would otherwise allocate terabytes
+    before ``load_state_dict`` could object.
+    """
+    import torch
+
+    if not isinstance(stored, dict):
+        decoder.fail(f"{where}: corrupt weights entry.")
+    try:
+        stored_shapes = {
+            name: tuple(decoder.arrays[entry["key"]].shape)
+            for name, entry in stored.items()
+        }
+    except (KeyError, TypeError) as exc:
+        decoder.fail(f"{where}: corrupt weights entry ({exc!r}).")
+    try:
+        module, kwargs = est._module(est.input_shape_, {}, **est._net_fitted_meta())
+        with torch.device("meta"):
+            shapes = {
+                name: tuple(t.shape)
+                for name, t in module(**kwargs).state_dict().items()
+            }
+    except Exception as exc:  # any failure: nothing real gets built
+        decoder.fail(
+            f"{where}: the network its parameters describe could not be "
+            f"checked ({type(exc).__name__}: {exc})."
+        )
+    if shapes != stored_shapes:
+        n_params = sum(math.prod(v) for v in shapes.values())
+        n_stored = sum(math.prod(v) for v in stored_shapes.values())
+        decoder.fail(
+            f"{where}: its parameters describe a network of {n_params} weights "
+            f"but the file holds {n_stored} of other shapes; refused before "
+            "building it."
+        )
+
+
 def decode_net(decoder, est, doc, history, where):
     """Rebuild ``est.net_`` (and ``history_``, ``device_``) from ``doc``."""
     if not isinstance(doc, dict):
         decoder.fail(f"{where}: corrupt net entry.")
     from skorch.history import History
 
+    _check_shapes_first(decoder, est, doc.get("module"), f"{where}.module_")
     device = _target_device(getattr(est, "device_", None))
     try:
         net = _initialised_net(est, device)
