@@ -268,7 +268,8 @@ def test_peak_memory_of_a_batch_of_256_is_bounded():
                          text=True, check=True, env=env)
     peak_mib = float(out.stdout.strip().splitlines()[-1])
     # Above 0: the measurement sees the call (its tensors alone are > 4 MiB).
-    assert 4 < peak_mib < 64, peak_mib
+    # Documented: 45-57 MiB measured; the reference needs ~520 MiB.
+    assert 4 < peak_mib < 96, peak_mib
 
 
 def test_module_imports_only_torch():

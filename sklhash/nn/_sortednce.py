@@ -442,9 +442,10 @@ def sorted_nce_loss(
     handful of ``(L, 2n, d)`` level tensors; anchors are chunked so that
     ``chunk * L * max(L, d) <= 2**22``. Measured peak resident memory of
     one symmetric forward + backward (float32, ``K = 32``, ``d = 128``)
-    above the inputs: about 15 MiB at ``n = 128`` and 35 MiB at
-    ``n = 256``, against 140 MiB and 520 MiB for the reference;
-    tests/test_sortednce.py checks the 256 case stays below 64 MiB.
+    above the inputs: about 22 MiB at ``n = 128`` and 45-57 MiB at
+    ``n = 256`` (both directions stacked), against 130 MiB and 520 MiB for
+    the reference; tests/test_sortednce.py checks the 256 case stays below
+    96 MiB.
 
     Examples
     --------
