@@ -8,8 +8,11 @@ WordNet 3.0 available (see :func:`sklhash.similarity.load_wordnet`)::
     python maintenance/build_hierarchies.py
 
 ``--check`` compares with the shipped files instead of writing. ImageNet-1k's
-1000 class wnids do not come with WordNet, so that file is only built from a
-list you supply::
+1000 class wnids do not come with WordNet: ``maintenance/imagenet_wnids.txt``
+holds them (ILSVRC-2012's classes in sorted-wnid order, each with its lemmas,
+taken from the ``timm`` wheel's ``data/_info/imagenet_synsets.txt`` and
+``imagenet_synset_to_lemma.txt``; ``pip download --no-deps timm`` fetches it)
+and is the default. Another list can be given::
 
     python maintenance/build_hierarchies.py --imagenet-wnids LOC_synset_mapping.txt
 
@@ -34,6 +37,7 @@ from pathlib import Path
 from sklhash.similarity import LabelHierarchy
 
 # The package's data folder, next to this script in a source checkout.
+IMAGENET_WNIDS = Path(__file__).resolve().parent / "imagenet_wnids.txt"
 DATA_DIR = Path(__file__).resolve().parents[1] / "sklhash" / "datasets" / "data"
 
 FILES = {
@@ -220,7 +224,7 @@ def read_wnids(source):
 def _describe(dataset, n):
     return (
         f"{dataset} class hierarchy generated from WordNet 3.0 by "
-        "sklhash/datasets/_build_hierarchies.py: leaves are the integer class ids "
+        "maintenance/build_hierarchies.py: leaves are the integer class ids "
         f"0..{n - 1}, each hung under its synset; each synset keeps the hypernym "
         "on its longest path to entity.n.01 (ties: smaller name). WordNet 3.0 "
         "Copyright 2006 by Princeton University, see WORDNET_LICENSE.txt."
@@ -292,8 +296,10 @@ def main(argv=None):
     parser.add_argument("--wordnet", help="a WordNet 3.0 dict directory")
     parser.add_argument(
         "--imagenet-wnids",
+        default=str(IMAGENET_WNIDS),
         help="file whose lines start with the ImageNet class wnids, or a folder "
-        "of wnid-named class folders; without it imagenet is skipped",
+        "of wnid-named class folders (default: the shipped list, "
+        "maintenance/imagenet_wnids.txt)",
     )
     parser.add_argument("--out", default=str(DATA_DIR), help="output folder")
     parser.add_argument(
@@ -303,9 +309,7 @@ def main(argv=None):
         "exit 1 on a difference",
     )
     args = parser.parse_args(argv)
-    datasets = ["fashion_mnist", "cifar100"]
-    if args.imagenet_wnids:
-        datasets.append("imagenet")
+    datasets = ["fashion_mnist", "cifar100", "imagenet"]
     out = Path(args.out)
     status = 0
     for dataset in datasets:

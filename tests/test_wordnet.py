@@ -191,13 +191,11 @@ def test_fashion_mnist_groups():
     assert within > across
 
 
-def test_imagenet_hierarchy_missing_file_is_named(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKLHASH_DATA", str(tmp_path))
-    if (build_mod.DATA_DIR / build_mod.FILES["imagenet"]).is_file():
-        pytest.skip("the ImageNet hierarchy is shipped")  # cannot happen offline
+def test_imagenet_hierarchy_missing_file_is_named(tmp_path):
+    missing = tmp_path / "elsewhere.json"
     with pytest.raises(ValueError, match=r"imagenet_hierarchy.json not found") as info:
-        imagenet_hierarchy()
-    assert str(tmp_path) in str(info.value) and "--imagenet-wnids" in str(info.value)
+        imagenet_hierarchy(missing)
+    assert str(missing) in str(info.value) and "--imagenet-wnids" in str(info.value)
 
 
 @requires_wordnet
