@@ -15,6 +15,7 @@ during the write leaves the previous epoch's checkpoint intact.
 import hashlib
 import os
 import random
+import re
 import warnings
 from collections.abc import Mapping
 
@@ -29,6 +30,7 @@ __all__ = ["TrainingCheckpoint"]
 _KIND = "sklhash-checkpoint"
 _WHAT = "sklhash training checkpoint"
 _FILE = "checkpoint.safetensors"
+_LEARNED = re.compile(r"^[A-Za-z][A-Za-z0-9_]*_$")
 
 
 def _data_digest(X):
@@ -273,6 +275,10 @@ class TrainingCheckpoint(Callback):
             if stored.get(key) != value:
                 refuse(f"{key} {stored.get(key)!r}, not {value!r}")
         state = decoder.value(document.get("state"), "training checkpoint")
+        if not isinstance(state, dict) or not isinstance(
+            state.get("callbacks", {}), dict
+        ):
+            decoder.fail("is corrupt: malformed training state.")
         try:
             net.module_.load_state_dict(state["module"])
             net.criterion_.load_state_dict(state["criterion"])
@@ -292,6 +298,9 @@ class TrainingCheckpoint(Callback):
             callback = callbacks.get(name)
             if callback is not None and type(callback).__qualname__ == cls_name:
                 for attr, value in attrs.items():
+                    # only learned attributes, never a method or a parameter
+                    if not _LEARNED.match(attr) or hasattr(type(callback), attr):
+                        decoder.fail(f"is corrupt: {attr!r} is not learned state.")
                     setattr(callback, attr, value)
         _set_rng_state(state["rng"])
         return len(net.history)
