@@ -88,34 +88,6 @@ def validate_metric_params(**extra):
     )
 
 
-def check_k(k, name="k", allow_none=False):
-    """Validate a cut-off: a positive int (or None when allowed).
-
-    For callers without :func:`validate_metric_params` (the hierarchical
-    metric until it takes the decorator).
-    """
-    if k is None and allow_none:
-        return None
-    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-        raise ValueError(
-            f"{name} must be a positive int{' or None' if allow_none else ''}, "
-            f"got {k!r}."
-        )
-    return int(k)
-
-
-def check_ties(ties):
-    if not isinstance(ties, str) or ties not in TIES:
-        raise ValueError(f"ties must be one of {TIES}, got {ties!r}.")
-    return ties
-
-
-def check_chunk_size(chunk_size):
-    if chunk_size is None:
-        return None
-    return check_k(chunk_size, "chunk_size")
-
-
 def _as_unit_rows(X):
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     # Zero rows get cosine similarity 0 with everything, as in
