@@ -390,7 +390,10 @@ class Decoder:
                 est, "set_output"
             ):
                 self.fail(f"{where}: invalid set_output value {output!r}.")
-            est.set_output(transform=output)
+            try:
+                est.set_output(transform=output)
+            except (ImportError, ValueError) as exc:  # polars/pandas missing
+                self.fail(f"{where}: set_output(transform={output!r}) failed ({exc}).")
         if "net" in doc:
             from ._torch_state import decode_net
 
