@@ -173,9 +173,11 @@ def test_search_bad_input(rng):
     with pytest.raises(ValueError, match="n_neighbors=21 is larger"):
         rescored_kneighbors(codes[:2], codes, emb[:2], emb, 21)
     bad = emb.copy()
-    bad[1, 1] = np.nan
-    with pytest.raises(ValueError, match="db_vectors must be finite"):
+    bad[1, 1] = np.nan  # row 1 is query 1's own code: always a candidate
+    with pytest.raises(ValueError, match="db_vectors must be finite.*row 1"):
         rescored_kneighbors(codes[:2], codes, emb[:2], bad, 3)
+    with pytest.raises(ValueError, match="query_vectors must be finite"):
+        rescored_kneighbors(codes[:2], codes, bad[:2], emb, 3)
     with pytest.raises(ValueError, match="query_values must be finite"):
         asymmetric_distances(bad[:2], codes)
     with pytest.raises(ValueError, match="query_values has 9 columns"):

@@ -194,3 +194,28 @@ def test_scorer_tunes_without_labels(rng):
     assert "k=5" in repr(scorer)
     with pytest.raises(ValueError, match="rescore"):
         recall_scorer(rescore=0)
+
+
+def test_precomputed_reference(rng):
+    from sklhash.metrics import exact_neighbors
+
+    emb = rng.normal(size=(80, 6))
+    emb[5] = emb[3]  # a float tie: the smaller index is in the reference
+    codes = pack_codes(rng.integers(0, 2, size=(80, 5)))
+    for exclude_self in (False, True):
+        ref = exact_neighbors(emb, emb, k=4, exclude_self=exclude_self)
+        brute = np.argsort(np.where(np.eye(80, dtype=bool) & exclude_self, np.inf,
+                                    _float_dist(emb, emb, "cosine")),
+                           axis=1, kind="stable")[:, :4]
+        np.testing.assert_array_equal(ref, np.sort(brute, axis=1))
+        for kw in ({}, {"rescore": 2}, {"search": "hamming", "ties": "index"}):
+            assert recall_at_k(codes, codes, reference=ref, k=4,
+                               exclude_self=exclude_self, **kw) == \
+                recall_at_k(codes, codes, emb, emb, k=4,
+                            exclude_self=exclude_self, **kw)
+    with pytest.raises(ValueError, match="shape \\(n_queries, k\\)"):
+        recall_at_k(codes, codes, reference=ref[:, :3], k=4)
+    with pytest.raises(ValueError, match="repeat"):
+        recall_at_k(codes, codes, reference=np.zeros((80, 4), int), k=4)
+    with pytest.raises(ValueError, match="or a precomputed reference"):
+        recall_at_k(codes, codes, k=4)

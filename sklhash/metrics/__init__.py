@@ -17,7 +17,7 @@ from ._ranking import (
     precision_recall_at_radius,
     precision_recall_curve,
 )
-from ._recall import recall_at_k, recall_scorer
+from ._recall import exact_neighbors, recall_at_k, recall_scorer
 from ._scorer import mahp_scorer, make_retrieval_scorer, map_scorer
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "map_scorer",
     "mahp_scorer",
     "make_retrieval_scorer",
+    "exact_neighbors",
     "recall_at_k",
     "recall_scorer",
 ]

@@ -33,7 +33,7 @@ from ._common import (
     group_stats,
 )
 
-__all__ = ["recall_at_k", "recall_scorer"]
+__all__ = ["exact_neighbors", "recall_at_k", "recall_scorer"]
 
 _SEARCH = ("hamming", "asymmetric")
 
@@ -57,15 +57,40 @@ def _reference_mask(dist, k, self_cols):
 
     The reference set must be one set of exactly ``k`` items; among float
     distances tied at the ``k``-th place the smaller database index is in.
+    A partition finds the ``k``-th value (no full sort of each row).
     """
     dist = np.array(dist, dtype=np.float64, copy=True)
     rows = np.arange(dist.shape[0])
     if self_cols is not None:
         dist[rows, self_cols] = np.inf
-    idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    mask = np.zeros(dist.shape, dtype=bool)
-    mask[rows[:, None], idx] = True
+    kth = np.partition(dist, k - 1, axis=1)[:, k - 1:k]
+    mask = dist < kth
+    need = k - mask.sum(axis=1, keepdims=True)
+    eq = dist == kth
+    mask |= eq & (np.cumsum(eq, axis=1) <= need)
     return mask
+
+
+def _check_reference(reference, n_q, n_db, k, exclude_self):
+    ref = np.asarray(reference)
+    if ref.shape != (n_q, k) or ref.dtype.kind not in "iu":
+        raise ValueError(
+            f"reference must be an int array of shape (n_queries, k) = "
+            f"({n_q}, {k}), got dtype {ref.dtype} and shape {ref.shape}."
+        )
+    if ref.size and (ref.min() < 0 or ref.max() >= n_db):
+        raise ValueError(
+            f"reference must hold database indices 0..{n_db - 1}, got values "
+            f"in {ref.min()}..{ref.max()}."
+        )
+    srt = np.sort(ref, axis=1)
+    if (srt[:, 1:] == srt[:, :-1]).any():
+        raise ValueError("reference rows must not repeat an index.")
+    if exclude_self and (ref == np.arange(n_q)[:, None]).any():
+        raise ValueError(
+            "reference holds a query's own index while exclude_self=True."
+        )
+    return ref
 
 
 def _check_float(X, name):
@@ -83,12 +108,71 @@ def _check_float(X, name):
     return X
 
 
+def exact_neighbors(query_embeddings, db_embeddings, k=10, *, metric="cosine",
+                    exclude_self=False, chunk_size=None):
+    """Indices of the exact float top-``k`` of each query (ties by index).
+
+    The reference of :func:`recall_at_k`, computed once so that many code
+    rankings can be scored against it (pass it as ``reference=``).
+
+    Parameters
+    ----------
+    query_embeddings : array-like of shape (n_queries, dim)
+        Float query embeddings.
+    db_embeddings : array-like of shape (n_db, dim)
+        Float database embeddings.
+    k : int, default=10
+        Neighbours.
+    metric : {"cosine", "euclidean"}, default="cosine"
+        Distance.
+    exclude_self : bool, default=False
+        Query ``i`` is database item ``i`` and is not its own neighbour.
+    chunk_size : int, default=None
+        Queries processed at once.
+
+    Returns
+    -------
+    ndarray of shape (n_queries, k), int64
+        Database indices of each query's ``k`` nearest items, in index order
+        (a set, not a ranking).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklhash.metrics import exact_neighbors
+    >>> emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    >>> exact_neighbors(emb[:1], emb, k=2)
+    array([[0, 1]])
+    """
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}.")
+    qe = _check_float(query_embeddings, "query_embeddings")
+    de = _check_float(db_embeddings, "db_embeddings")
+    points = Points(qe, de, metric, exclude_self)
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}.")
+    if k > points.n_eff:
+        raise ValueError(
+            f"k={k} is larger than the {points.n_eff} database items each query "
+            "ranks."
+        )
+    if chunk_size is None:
+        chunk_size = max(1, (1 << 20) // points.n_db)
+    out = np.empty((points.n_query, k), dtype=np.int64)
+    for sl, fdist in points.chunks(chunk_size):
+        self_cols = points.self_columns(sl) if exclude_self else None
+        mask = _reference_mask(fdist, k, self_cols)
+        out[sl] = np.nonzero(mask)[1].reshape(-1, k)
+    return out
+
+
 @validate_params(
     {
         "query_codes": ["array-like"],
         "db_codes": ["array-like"],
-        "query_embeddings": ["array-like"],
-        "db_embeddings": ["array-like"],
+        "query_embeddings": ["array-like", None],
+        "db_embeddings": ["array-like", None],
+        "reference": ["array-like", None],
         "k": [COUNT],
         "metric": [StrOptions({"cosine", "euclidean"})],
         "search": [StrOptions(set(_SEARCH))],
@@ -103,9 +187,10 @@ def _check_float(X, name):
 def recall_at_k(
     query_codes,
     db_codes,
-    query_embeddings,
-    db_embeddings,
+    query_embeddings=None,
+    db_embeddings=None,
     *,
+    reference=None,
     k=10,
     metric="cosine",
     search="hamming",
@@ -133,10 +218,14 @@ def recall_at_k(
         (a hasher's ``decision_function``).
     db_codes : ndarray of shape (n_db, n_bytes), dtype uint8
         Packed database codes.
-    query_embeddings : array-like of shape (n_queries, dim)
+    query_embeddings : array-like of shape (n_queries, dim), default=None
         Float embeddings of the queries (the reference's metric space).
-    db_embeddings : array-like of shape (n_db, dim)
+    db_embeddings : array-like of shape (n_db, dim), default=None
         Float embeddings of the database items.
+    reference : array-like of shape (n_queries, k), default=None
+        Precomputed reference sets (:func:`exact_neighbors`), instead of
+        the embeddings: scoring many code rankings against one reference
+        then costs no float search each time.
     k : int, default=10
         Neighbours; at most the number of database items a query ranks.
     metric : {"cosine", "euclidean"}, default="cosine"
@@ -179,14 +268,6 @@ def recall_at_k(
     >>> float(recall_at_k(codes[:1], codes, emb[:1], emb, k=2))
     1.0
     """
-    qe = _check_float(query_embeddings, "query_embeddings")
-    de = _check_float(db_embeddings, "db_embeddings")
-    if qe.shape[1] != de.shape[1]:
-        raise ValueError(
-            f"db_embeddings must have as many columns as query_embeddings, got "
-            f"{de.shape[1]} and {qe.shape[1]}."
-        )
-    truth_points = Points(qe, de, metric, exclude_self)
     if search == "hamming":
         code_points = Points(query_codes, db_codes, "hamming", exclude_self)
         code_chunks = code_points.chunks
@@ -203,26 +284,48 @@ def recall_at_k(
                 yield sl, asymmetric_distances(values[sl], db_codes)
 
     n_q, n_db = code_points.n_query, code_points.n_db
-    if (n_q, n_db) != (truth_points.n_query, truth_points.n_db):
-        raise ValueError(
-            "query_embeddings and db_embeddings must have one row per query and "
-            f"per database code: codes give {n_q} queries x {n_db} items, "
-            f"embeddings {truth_points.n_query} x {truth_points.n_db}."
-        )
-    n_eff = truth_points.n_eff
+    n_eff = code_points.n_eff
+    if reference is None:
+        if query_embeddings is None or db_embeddings is None:
+            raise ValueError(
+                "recall_at_k needs query_embeddings and db_embeddings, or a "
+                "precomputed reference."
+            )
+        ref_sets = None
+        qe = _check_float(query_embeddings, "query_embeddings")
+        de = _check_float(db_embeddings, "db_embeddings")
+        if qe.shape[1] != de.shape[1]:
+            raise ValueError(
+                f"db_embeddings must have as many columns as query_embeddings, "
+                f"got {de.shape[1]} and {qe.shape[1]}."
+            )
+        truth_points = Points(qe, de, metric, exclude_self)
+        if (n_q, n_db) != (truth_points.n_query, truth_points.n_db):
+            raise ValueError(
+                "query_embeddings and db_embeddings must have one row per query "
+                f"and per database code: codes give {n_q} queries x {n_db} "
+                f"items, embeddings {truth_points.n_query} x {truth_points.n_db}."
+            )
     if k > n_eff:
         raise ValueError(
             f"k={k} is larger than the {n_eff} database items each query ranks."
         )
+    if reference is not None:
+        ref_sets = _check_reference(reference, n_q, n_db, k, exclude_self)
     cut = k if rescore is None else min(math.ceil(rescore * k), n_eff)
     if chunk_size is None:
         chunk_size = max(1, (1 << 20) // n_db)
     out = np.empty(n_q)
-    truth_chunks = truth_points.chunks(chunk_size)
-    pairs = zip(code_chunks(chunk_size), truth_chunks, strict=True)
-    for (sl, dist), (_, fdist) in pairs:
-        self_cols = truth_points.self_columns(sl) if exclude_self else None
-        ref = _reference_mask(fdist, k, self_cols)
+    truth_chunks = None if ref_sets is not None else truth_points.chunks(chunk_size)
+    for sl, dist in code_chunks(chunk_size):
+        if ref_sets is None:
+            # same chunk size, so the same query rows as the code chunk
+            fdist = next(truth_chunks)[1]
+            self_cols = truth_points.self_columns(sl) if exclude_self else None
+            ref = _reference_mask(fdist, k, self_cols)
+        else:
+            ref = np.zeros((sl.stop - sl.start, n_db), dtype=bool)
+            ref[np.arange(ref.shape[0])[:, None], ref_sets[sl]] = True
         if ties == "average":
             n, r = group_stats(code_points, sl, dist, ref, cut)
             before = np.cumsum(n, axis=1) - n

@@ -173,7 +173,7 @@ def asymmetric_kneighbors(query_values, db_codes, n_neighbors, *, chunk_size=256
     return np.concatenate(dists), np.concatenate(idxs)
 
 
-def _check_vectors(X, name, dim=None):
+def _check_vectors(X, name, dim=None, finite=True):
     X = np.asarray(X)
     if X.ndim != 2 or X.dtype.kind not in "fiu":
         raise ValueError(
@@ -185,13 +185,19 @@ def _check_vectors(X, name, dim=None):
             f"{name} has {X.shape[1]} columns but the query vectors have {dim}: "
             "rescoring needs float vectors of the same width."
         )
-    X = X.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(X)):
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(
-            f"{name} must be finite, got {X[tuple(bad)]!r} at {tuple(map(int, bad))}."
-        )
+    if finite:
+        _check_finite(X, name)
     return X
+
+
+def _check_finite(X, name, rows=None):
+    bad = ~np.isfinite(X)
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        row = int(where[0]) if rows is None else int(rows.ravel()[where[0]])
+        raise ValueError(
+            f"{name} must be finite, got {X[tuple(where)]!r} in row {row}."
+        )
 
 
 def rescore_candidates(query_vectors, db_vectors, candidates, n_neighbors,
@@ -221,8 +227,10 @@ def rescore_candidates(query_vectors, db_vectors, candidates, n_neighbors,
     """
     if metric not in ("cosine", "euclidean"):
         raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}.")
-    q = _check_vectors(query_vectors, "query_vectors")
-    db = _check_vectors(db_vectors, "db_vectors", q.shape[1])
+    q = _check_vectors(query_vectors, "query_vectors").astype(np.float64)
+    # The database may be large (a memmap): only the candidate rows are
+    # read, converted and checked.
+    db = _check_vectors(db_vectors, "db_vectors", q.shape[1], finite=False)
     cand = np.asarray(candidates)
     if cand.ndim != 2 or cand.shape[0] != q.shape[0] or cand.dtype.kind not in "iu":
         raise ValueError(
@@ -235,7 +243,8 @@ def rescore_candidates(query_vectors, db_vectors, candidates, n_neighbors,
             f"in {cand.min()}..{cand.max()}."
         )
     k = _check_k(n_neighbors, cand.shape[1], "n_neighbors")
-    sub = db[cand]  # (n_q, m, dim)
+    sub = np.asarray(db[cand], dtype=np.float64)  # (n_q, m, dim)
+    _check_finite(sub.reshape(-1, sub.shape[-1]), "db_vectors", cand)
     if metric == "cosine":
         qn = np.linalg.norm(q, axis=1, keepdims=True)
         sn = np.linalg.norm(sub, axis=2)
@@ -296,7 +305,7 @@ def rescored_kneighbors(query, db_codes, query_vectors, db_vectors, n_neighbors,
     codes = check_codes(db_codes, input_name="db_codes")
     n_db = codes.shape[0]
     k = _check_k(n_neighbors, n_db)
-    db = _check_vectors(db_vectors, "db_vectors")
+    db = _check_vectors(db_vectors, "db_vectors", finite=False)
     if db.shape[0] != n_db:
         raise ValueError(
             f"db_vectors has {db.shape[0]} rows but db_codes has {n_db}."

@@ -1,0 +1,233 @@
+"""Binary codes for sentence embeddings: neighbour recall of every binariser.
+
+For each binariser and code length, on a corpus of MiniLM sentence embeddings
+(384-d, unit length): recall@10 of the exact cosine top-10 (ties in the code
+ranking averaged exactly) with plain Hamming search, asymmetric search (the
+query's projected float values against the stored bits) and Hamming search
+rescored x4 (top 40 candidates re-ranked by cosine); fit and encode seconds;
+bytes per item. Database and queries are disjoint random draws (seed 0); the
+binarisers are fitted on the database embeddings alone (no labels).
+
+Corpora (``--corpus``):
+
+* ``gloss``: :func:`sklhash.datasets.load_wordnet_gloss_embeddings` (the
+  117,659 WordNet glosses; built once and cached). ``--embeddings FILE.npy``
+  reads an (n, d) float array instead (e.g. a part of the corpus).
+* ``examples``: the usage examples of WordNet synsets (a different kind of
+  text: short sentences, not definitions), embedded here with the same
+  MiniLM and cached under the data home.
+
+Run (each writes a JSON record and prints a markdown table)::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_embeddings.py --corpus gloss
+    OMP_NUM_THREADS=1 python benchmarks/bench_embeddings.py --corpus examples \\
+        --n-db 5000 --n-query 500
+    OMP_NUM_THREADS=1 python benchmarks/bench_embeddings.py --fit-timing
+    python benchmarks/bench_embeddings.py --plot REC.json [REC2.json ...]
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sklhash import (
+    CenteredSignHasher,
+    EmbeddingHasher,
+    ITQHasher,
+    LSHHasher,
+    PCAHasher,
+    SignHasher,
+)
+from sklhash.datasets import get_data_home
+from sklhash.metrics import exact_neighbors, recall_at_k
+
+
+def _householder(bits, seed):
+    from sklhash import HouseholderQuantizer
+
+    return HouseholderQuantizer(bits=bits, projection="pca", max_epochs=20,
+                                random_state=seed)
+
+
+METHODS = {
+    # sign and centred sign take the first `bits` dimensions (truncation)
+    "sign": lambda b, s: SignHasher(bits=b),
+    "centered-sign": lambda b, s: CenteredSignHasher(bits=b),
+    "lsh": lambda b, s: LSHHasher(bits=b, random_state=s),
+    "pcah": lambda b, s: PCAHasher(bits=b),
+    "itq": lambda b, s: ITQHasher(bits=b, random_state=s),
+    "pca-householder": _householder,
+    "embedding": lambda b, s: EmbeddingHasher(bits=b, random_state=s),
+}
+
+
+def load_examples(n, seed=0):
+    """MiniLM embeddings of ``n`` random WordNet usage examples (cached)."""
+    from sklhash.similarity import SentenceEncoder, load_wordnet
+
+    path = get_data_home() / f"wordnet_example_embeddings_{n}_{seed}.npy"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    wn = load_wordnet()
+    texts = sorted({e for s in wn.all_synsets() for e in s.examples()})
+    rng = np.random.default_rng(seed)
+    pick = [texts[i] for i in np.sort(rng.choice(len(texts), n, replace=False))]
+    t0 = time.perf_counter()
+    X = SentenceEncoder().encode(pick)
+    print(f"encoded {n} examples (of {len(texts)}) in "
+          f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, X, allow_pickle=False)
+    os.replace(tmp, path)
+    return X
+
+
+def run(X, corpus, n_db, n_query, bits_list, methods, k, factor, seed):
+    rng = np.random.default_rng(seed)
+    n_db = min(n_db, len(X) - n_query)
+    perm = rng.permutation(len(X))
+    Xq, Xd = X[perm[:n_query]], X[perm[n_query:n_query + n_db]]
+    # The exact cosine top-k, once for every method.
+    ref = exact_neighbors(Xq, Xd, k=k)
+    rows = []
+    for bits in bits_list:
+        for name in methods:
+            if bits > X.shape[1]:
+                continue
+            h = METHODS[name](bits, seed)
+            t0 = time.perf_counter()
+            h.fit(Xd)
+            fit_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            cd = h.transform(Xd)
+            enc_s = time.perf_counter() - t0
+            cq = h.transform(Xq)
+            vq = h.decision_function(Xq)
+            row = {
+                "method": name, "bits": bits, "bytes": cd.shape[1],
+                "fit_s": round(fit_s, 2),
+                "encode_s_per_10k": round(enc_s / len(Xd) * 1e4, 3),
+                "plain": recall_at_k(cq, cd, reference=ref, k=k),
+                "asymmetric": recall_at_k(vq, cd, reference=ref, k=k,
+                                          search="asymmetric"),
+                "rescored": recall_at_k(cq, cd, reference=ref, k=k, rescore=factor),
+            }
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    return {
+        "corpus": corpus, "n_db": len(Xd), "n_query": len(Xq), "dim": X.shape[1],
+        "k": k, "rescore": factor, "seed": seed,
+        "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "load_avg": os.getloadavg()[0], "machine": platform.processor() or "cpu",
+        "rows": rows,
+    }
+
+
+def table(rec):
+    out = [f"{rec['corpus']}: {rec['n_db']} database x {rec['n_query']} queries, "
+           f"recall@{rec['k']} (rescored: top {rec['rescore']}x{rec['k']} by cosine)",
+           "",
+           "| method | bits | bytes | plain | asymmetric | rescored | fit s "
+           "| encode s/10k |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rec["rows"]:
+        out.append(f"| {r['method']} | {r['bits']} | {r['bytes']} | {r['plain']:.3f} "
+                   f"| {r['asymmetric']:.3f} | {r['rescored']:.3f} | {r['fit_s']} "
+                   f"| {r['encode_s_per_10k']} |")
+    return "\n".join(out)
+
+
+def fit_timing(n=100_000, seed=0):
+    """Fit seconds on n x 384 random unit vectors (timing only: no recall)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 384)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    out = {}
+    for name, make in [("embedding-128", lambda: EmbeddingHasher(128, random_state=0)),
+                       ("embedding-384", lambda: EmbeddingHasher(384, random_state=0)),
+                       ("itq-128", lambda: ITQHasher(128, random_state=0)),
+                       ("pcah-128", lambda: PCAHasher(128)),
+                       ("centered-sign", lambda: CenteredSignHasher())]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        make().fit(X)
+        out[name] = {"wall_s": round(time.perf_counter() - t0, 1),
+                     "cpu_s": round(time.process_time() - c0, 1)}
+        print(name, out[name], file=sys.stderr, flush=True)
+    out["threads"] = os.environ.get("OMP_NUM_THREADS", "unset")
+    out["load_avg"] = os.getloadavg()[0]
+    return out
+
+
+def plot(records, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(records), figsize=(6 * len(records), 4.5),
+                             squeeze=False)
+    for ax, rec in zip(axes[0], records, strict=True):
+        for name in dict.fromkeys(r["method"] for r in rec["rows"]):
+            rows = sorted((r for r in rec["rows"] if r["method"] == name),
+                          key=lambda r: r["bytes"])
+            b = [r["bytes"] for r in rows]
+            line, = ax.plot(b, [r["plain"] for r in rows], "o-", label=name)
+            ax.plot(b, [r["rescored"] for r in rows], "s--", color=line.get_color(),
+                    alpha=0.6)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("bytes per item")
+        ax.set_ylabel(f"recall@{rec['k']}")
+        ax.set_title(f"{rec['corpus']} ({rec['n_db']} db; dashed: rescored "
+                     f"x{rec['rescore']:g})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--corpus", choices=["gloss", "examples"], default="gloss")
+    p.add_argument("--embeddings", help="an (n, d) .npy file instead of the corpus")
+    p.add_argument("--n-db", type=int, default=20000)
+    p.add_argument("--n-query", type=int, default=1000)
+    p.add_argument("--bits", type=int, nargs="+", default=[64, 128, 256, 384])
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--rescore", type=float, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="JSON record to write")
+    p.add_argument("--fit-timing", action="store_true")
+    p.add_argument("--plot", nargs="+", metavar="RECORD")
+    p.add_argument("--plot-out", default="docs/images/embeddings_recall_bytes.png")
+    a = p.parse_args(argv)
+    if a.plot:
+        plot([json.loads(Path(f).read_text()) for f in a.plot], a.plot_out)
+        return
+    if a.fit_timing:
+        rec = fit_timing()
+    else:
+        if a.embeddings:
+            X = np.load(a.embeddings, allow_pickle=False)
+        elif a.corpus == "gloss":
+            from sklhash.datasets import load_wordnet_gloss_embeddings
+
+            X = load_wordnet_gloss_embeddings().data
+        else:
+            X = load_examples(a.n_db + a.n_query, a.seed)
+        rec = run(np.asarray(X, dtype=np.float32), a.corpus, a.n_db, a.n_query,
+                  a.bits, a.methods, a.k, a.rescore, a.seed)
+        print(table(rec))
+    if a.out:
+        Path(a.out).write_text(json.dumps(rec, indent=1))
+
+
+if __name__ == "__main__":
+    main()
