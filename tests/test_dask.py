@@ -235,6 +235,9 @@ def test_bad_input_raises_before_any_task(digits):
         encode(object(), good)
     with pytest.raises(ValueError, match="scatter must be"):
         encode(hasher, good, scatter="yes")
+    with dask.config.set(scheduler="threads"):  # no distributed scheduler
+        with pytest.raises(ValueError, match="scatter=True needs an active"):
+            encode(hasher, good, scatter=True)
     with pytest.raises(ValueError, match="must hold numbers"):
         encode(hasher, da.from_array(np.full((4, 64), "a"), chunks=(2, 64)))
     # The refusals happened before the graph ran: computing it raises.
