@@ -16,11 +16,11 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ..codes import n_bytes
+from ..utils._sklearn_compat import Interval, _fit_context
 from ._deps import import_optional, is_dask_array
 
 __all__ = ["DaskHammingIndex"]
