@@ -10,7 +10,8 @@ below is documented in the class docstring and measured in
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from sklhash.utils._sklearn_compat import HasMethods, Interval, StrOptions
 
 from ..similarity._targets import resolve_similarity_targets
 from ._deep import BaseDeepHasher
@@ -117,6 +118,11 @@ class SemanticKLHasher(BaseDeepHasher):
         seen in training, carries over to classes never seen (zero-shot
         retrieval, ``docs/zero_shot.md``); 0 trains on the semantic targets
         alone.
+    center_weight : float, default=0.0
+        Weight of a CSQ-style term pulling each sample's soft bits to its
+        class's *semantic* hash centre (:func:`sklhash.nn.semantic_kl.semantic_centers`:
+        one ``+-1`` code per class, Hamming distances following the target
+        similarity); class-level targets only.
     similarity_loss : {"relative", "absolute"}, default="relative"
         Form of the similarity loss.
     quantization : {"kl", "l2", "householder"} or None, default="kl"
@@ -179,6 +185,7 @@ class SemanticKLHasher(BaseDeepHasher):
         "kl_weight": [Interval(Real, 0, None, closed="left")],
         "ce_weight": [Interval(Real, 0, None, closed="left")],
         "feature_weight": [Interval(Real, 0, 1, closed="both")],
+        "center_weight": [Interval(Real, 0, None, closed="left")],
         "similarity_loss": [StrOptions({"relative", "absolute"})],
         "quantization": [StrOptions({"kl", "l2", "householder"}), None],
         "kl_form": [StrOptions({"binary", "bitwise", "joint"})],
@@ -197,6 +204,7 @@ class SemanticKLHasher(BaseDeepHasher):
         kl_weight=0.1,
         ce_weight=0.3,
         feature_weight=0.0,
+        center_weight=0.0,
         similarity_loss="relative",
         quantization="kl",
         kl_form="binary",
@@ -242,6 +250,7 @@ class SemanticKLHasher(BaseDeepHasher):
         self.kl_weight = kl_weight
         self.ce_weight = ce_weight
         self.feature_weight = feature_weight
+        self.center_weight = center_weight
         self.similarity_loss = similarity_loss
         self.kl_form = kl_form
         self.kl_warmup = kl_warmup
@@ -281,7 +290,16 @@ class SemanticKLHasher(BaseDeepHasher):
             "classes_": targets.classes,
             "target_similarity_": targets.class_similarity,
         }
-        return targets.arrays, fitted, {"pair_similarity": targets.pair_similarity}
+        training = {"pair_similarity": targets.pair_similarity}
+        if self.center_weight > 0 and targets.class_similarity is not None:
+            from ..nn.semantic_kl import semantic_centers
+
+            # A fixed seed: the random part only flips and permutes columns,
+            # which changes no distance.
+            training["centers"] = semantic_centers(
+                targets.class_similarity, self.bits, random_state=0
+            )
+        return targets.arrays, fitted, training
 
     def _target_kind(self, target_similarity):
         if target_similarity is not None:
@@ -325,6 +343,8 @@ class SemanticKLHasher(BaseDeepHasher):
             "n_epochs": self.max_epochs,
             "ce_weight": self.ce_weight if self._use_ce(target_similarity_) else 0.0,
             "feature_weight": self.feature_weight,
+            "centers": training.get("centers"),
+            "center_weight": self.center_weight,
         }
 
     def _codes_from_output(self, out, fitted):

@@ -15,7 +15,7 @@ from torch import nn
 from . import losses
 from .backbones import build_backbone
 
-__all__ = ["SemanticKLLoss", "SemanticKLNetwork"]
+__all__ = ["SemanticKLLoss", "SemanticKLNetwork", "semantic_centers"]
 
 
 class SemanticKLNetwork(nn.Module):
@@ -68,6 +68,160 @@ def _jaccard(Y):
     return torch.where(union > 0, inter / union.clamp_min(1.0), 0.0)
 
 
+def _components(adjacent):
+    """Connected-component id of each node of a boolean adjacency matrix."""
+    n = adjacent.shape[0]
+    comp = np.full(n, -1)
+    n_comp = 0
+    for start in range(n):
+        if comp[start] >= 0:
+            continue
+        stack = [start]
+        comp[start] = n_comp
+        while stack:
+            i = stack.pop()
+            for j in np.flatnonzero(adjacent[i] & (comp < 0)):
+                comp[j] = n_comp
+                stack.append(j)
+        n_comp += 1
+    return comp, n_comp
+
+
+def _level_columns(comp, n_comp):
+    """Non-constant Sylvester-Hadamard columns for ``n_comp`` groups.
+
+    Row ``r`` of column ``c`` is ``(-1) ** popcount(r & c)``; columns
+    ``1 .. h - 1`` (``h`` the next power of two >= ``n_comp``) separate any
+    two rows in exactly ``h / 2`` of them. Powers of two come first: the
+    first ``log2 h`` columns alone already give every group its own code.
+    """
+    h = 1 << max(1, int(np.ceil(np.log2(n_comp))))
+    order = [1 << b for b in range(h.bit_length() - 1)]
+    order += [c for c in range(1, h) if c & (c - 1)]
+    r = comp[:, None] & np.asarray(order)[None, :]
+    parity = np.array([[bin(v).count("1") & 1 for v in row] for row in r])
+    return (1 - 2 * parity).astype(np.float32), h
+
+
+def semantic_centers(similarity, bits, *, random_state=None):
+    """One ``+-1`` hash centre per class, Hamming distances following ``similarity``.
+
+    CSQ (Yuan et al., 2020) gives every class a fixed centre, all centres
+    equally far apart. Here the centres are built from the *levels* of the
+    class similarity ``S``: for each distinct off-diagonal value ``v``
+    (largest first) the classes are grouped by the connected components of
+    ``S > v``, and a block of Sylvester-Hadamard columns gives each group its
+    own code, any two groups exactly ``h / 2`` bits apart. Two classes differ
+    in every block whose level is at or above their similarity, so for a
+    tree (ultrametric) similarity a pair that is more similar is never
+    farther apart, and strictly closer once every level has its block
+    (``bits >= required``, the sum of ``h - 1`` over the levels). Further
+    bits repeat the blocks, chosen so that the distance each level adds
+    follows the gap between consecutive similarity values (so distances
+    approach ``1 - S``); bits left over are constant columns (they change
+    no distance). With fewer bits than ``required`` the finest level first
+    gets the ``ceil(log2 n_classes)`` columns that keep the centres distinct
+    (whenever ``2 ** bits >= n_classes``), the rest go to the levels by the
+    same gap rule, one column at a time, and the order holds only
+    approximately. For ``S`` the identity (plain labels) the centres are
+    equidistant, as CSQ's.
+
+    Parameters
+    ----------
+    similarity : array-like of shape (n_classes, n_classes)
+        Symmetric class similarity with entries in ``[0, 1]``.
+    bits : int
+        Code length, >= 1.
+    random_state : int, numpy Generator or None, default=None
+        Seeds a random sign flip and permutation of the columns, which keep
+        every distance and balance the bits.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_classes, bits), dtype float32
+        Entries ``+-1``; row ``k`` is class ``k``'s centre.
+
+    References
+    ----------
+    L. Yuan et al., "Central similarity quantization for efficient image
+    and video retrieval", CVPR 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> S = np.array([[1, .5, 0], [.5, 1, 0], [0, 0, 1]])
+    >>> c = semantic_centers(S, 8, random_state=0)
+    >>> d = (8 - c @ c.T) / 2
+    >>> bool(d[0, 1] < d[0, 2])
+    True
+    """
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1:
+        raise ValueError(f"bits must be an integer >= 1, got bits={bits!r}.")
+    S = np.asarray(similarity, dtype=np.float64)
+    if S.ndim != 2 or S.shape[0] != S.shape[1] or S.shape[0] < 1:
+        raise ValueError(
+            f"similarity must be a non-empty square matrix, got shape {S.shape}."
+        )
+    if not np.all(np.isfinite(S)) or S.min() < 0 or S.max() > 1:
+        raise ValueError("similarity must have finite entries in [0, 1].")
+    if not np.allclose(S, S.T):
+        raise ValueError("similarity must be symmetric.")
+    rng = np.random.default_rng(random_state)
+    n = S.shape[0]
+    off = ~np.eye(n, dtype=bool)
+    values = np.unique(S[off])[::-1] if n > 1 else np.array([])
+    levels = []  # (columns, h, gap), finest level first
+    previous = 1.0
+    for v in values:
+        comp, n_comp = _components((S > v) & off)
+        if n_comp > 1:
+            cols, h = _level_columns(comp, n_comp)
+            levels.append((cols, h, previous - v))
+        previous = v
+    if not levels:
+        return np.ones((n, bits), dtype=np.float32)
+    gaps = np.array([g for _, _, g in levels])
+    # A zero gap (two classes with similarity 1) still needs its block to
+    # keep the classes apart; give it a small share.
+    gaps = np.maximum(gaps, 1e-3 * max(gaps.max(), 1e-12))
+    share = gaps / gaps.sum()
+    required = sum(h - 1 for _, h, _ in levels)
+    blocks = []
+    if bits >= required:
+        units = np.ones(len(levels), dtype=int)
+        left = bits - required
+        while True:
+            added = units * np.array([h / 2 for _, h, _ in levels])
+            deficit = share * added.sum() - added
+            fits = [j for j, (_, h, _) in enumerate(levels) if h - 1 <= left]
+            if not fits:
+                break
+            j = max(fits, key=lambda j: deficit[j])
+            units[j] += 1
+            left -= levels[j][1] - 1
+        for (cols, _, _), u in zip(levels, units, strict=True):
+            blocks.append(np.tile(cols, (1, u)))
+        if left:
+            blocks.append(np.ones((n, left), dtype=np.float32))
+    else:
+        taken = np.zeros(len(levels), dtype=int)
+        taken[0] = min(bits, levels[0][0].shape[1],
+                       max(1, int(np.ceil(np.log2(n)))))
+        for _ in range(bits - taken[0]):
+            # Expected distance a level adds is about one half per column.
+            deficit = share * (taken.sum() + 1) - taken
+            room = [j for j in range(len(levels))
+                    if taken[j] < levels[j][0].shape[1]]
+            j = max(room, key=lambda j: deficit[j]) if room else 0
+            taken[j] += 1
+        for (cols, _, _), t in zip(levels, taken, strict=True):
+            reps = int(np.ceil(t / cols.shape[1])) if t else 0
+            blocks.append(np.tile(cols, (1, max(reps, 1)))[:, :t])
+    C = np.concatenate(blocks, axis=1)[:, :bits]
+    C = C * rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=bits)
+    return C[:, rng.permutation(bits)].astype(np.float32)
+
+
 class SemanticKLLoss(nn.Module):
     """Similarity loss + warmed-up quantisation term + classification term.
 
@@ -104,6 +258,13 @@ class SemanticKLLoss(nn.Module):
         Share ``w`` of the targets taken from the inputs:
         ``S <- (1 - w) S + w max(0, cos(x_i, x_j))`` with ``x = batch["X"]``
         flattened.
+    centers : array-like of shape (n_classes, bits) or None, default=None
+        Each class's ``+-1`` hash centre (:func:`semantic_centers`), rows in
+        the order of ``target_similarity``.
+    center_weight : float, default=0.0
+        Weight of the binary cross-entropy between the soft bits
+        ``(1 + u) / 2`` and the bits of the sample's centre (CSQ's loss);
+        used when ``centers`` is given.
 
     Examples
     --------
@@ -117,7 +278,8 @@ class SemanticKLLoss(nn.Module):
     def __init__(self, kind, target_similarity=None, pair_similarity=None,
                  similarity_loss="relative", quantization="kl", kl_weight=0.1,
                  kl_form="binary", kl_smoothing=0.2, kl_warmup=1.0, n_epochs=1,
-                 ce_weight=0.0, feature_weight=0.0):
+                 ce_weight=0.0, feature_weight=0.0, centers=None,
+                 center_weight=0.0):
         super().__init__()
         self.kind = kind
         S = None
@@ -134,6 +296,11 @@ class SemanticKLLoss(nn.Module):
         self.n_epochs = n_epochs
         self.ce_weight = ce_weight
         self.feature_weight = feature_weight
+        C = None
+        if centers is not None:
+            C = torch.as_tensor(np.asarray(centers), dtype=torch.float32)
+        self.register_buffer("centers", C)
+        self.center_weight = center_weight
         self.epoch = 0
 
     def batch_similarity(self, batch, u):
@@ -179,6 +346,13 @@ class SemanticKLLoss(nn.Module):
         if (self.quantization in ("kl", "l2") and self.kl_weight > 0
                 and u.shape[0] >= 2):
             loss = loss + self.kl_scale() * self.kl_weight * self.quantization_loss(u)
+        if self.center_weight > 0 and self.centers is not None:
+            target = (self.centers[batch["y"]].to(u.dtype) + 1) / 2
+            # log of the soft bits with a floor: tanh reaches +-1 exactly in
+            # float32, where the log would be -inf.
+            p = ((1 + u) / 2).clamp(1e-6, 1 - 1e-6)
+            bce = -(target * p.log() + (1 - target) * (1 - p).log()).mean()
+            loss = loss + self.center_weight * bce
         if self.ce_weight > 0:
             loss = loss + self.ce_weight * F.cross_entropy(logits, batch["y"])
         return loss
