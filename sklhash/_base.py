@@ -27,10 +27,11 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import (
+from sklearn.utils.validation import check_is_fitted
+
+from sklhash.utils._sklearn_compat import (
+    Interval,
     _check_feature_names_in,
-    check_is_fitted,
     validate_data,
 )
 
@@ -155,7 +156,15 @@ class BaseHasher(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             Bits packed with ``np.packbits(values > 0, axis=1)``: bit 0 is the
             most significant bit of byte 0 and padding bits are 0.
         """
-        return pack_codes(self.decision_function(X) > 0)
+        values = self.decision_function(X)
+        if not np.isfinite(values).all():
+            # NaN > 0 is False: a broken model would encode everything as 0.
+            raise ValueError(
+                f"{type(self).__name__} produced {int((~np.isfinite(values)).sum())} "
+                "non-finite decision values for this input, so no codes can be "
+                "made; check the input for extreme values, or refit."
+            )
+        return pack_codes(values)
 
     @property
     def _n_features_out(self):

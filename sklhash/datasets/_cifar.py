@@ -8,7 +8,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions, validate_params
+
+from sklhash.utils._sklearn_compat import StrOptions, validate_params
 
 from ._base import (
     _check_regular_file,

@@ -7,7 +7,8 @@ from numbers import Integral
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions, validate_params
+
+from sklhash.utils._sklearn_compat import StrOptions, validate_params
 
 from ._base import (
     _finish,

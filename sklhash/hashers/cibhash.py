@@ -9,7 +9,7 @@ KL term to a fair coin (the information bottleneck) keeps the codes compact.
 
 from numbers import Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklhash.utils._sklearn_compat import Interval, StrOptions
 
 from ._unsupervised_common import _TwoViewDeepHasher
 

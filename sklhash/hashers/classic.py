@@ -11,11 +11,10 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
 from scipy.stats import ortho_group
-from sklearn.base import _fit_context
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import validate_data
+
+from sklhash.utils._sklearn_compat import Interval, _fit_context, validate_data
 
 from .._base import BaseHasher, check_bits_le_features
 

@@ -17,10 +17,14 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
+
+from sklhash.utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_data,
+)
 
 from .._base import BaseHasher, check_bits_le_features
 from ..utils._device import resolve_device

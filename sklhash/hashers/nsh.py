@@ -14,7 +14,7 @@ SortedNCE shapes directly, rather than from the code head, which lags them.
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklhash.utils._sklearn_compat import Interval, StrOptions
 
 from ._unsupervised_common import _TwoViewDeepHasher
 

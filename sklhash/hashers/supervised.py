@@ -13,9 +13,10 @@ All three accept class labels (1-d ``y``) or a multi-label indicator matrix
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array
+
+from sklhash.utils._sklearn_compat import Interval
 
 # Imported under a private name so that hasher discovery does not list the
 # abstract base as a hasher of this module.

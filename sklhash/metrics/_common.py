@@ -21,13 +21,14 @@ allocated.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import (
+from sklearn.utils.validation import check_array
+
+from sklhash.utils._sklearn_compat import (
     HasMethods,
     Interval,
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import check_array
 
 from ..codes import check_codes, hamming_distances
 

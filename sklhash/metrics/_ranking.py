@@ -24,7 +24,8 @@ Memory is ``O(chunk_size * n_db)``: queries are processed in chunks.
 
 import numpy as np
 from scipy.special import gammaln
-from sklearn.utils._param_validation import StrOptions
+
+from sklhash.utils._sklearn_compat import StrOptions
 
 from ._common import (
     COUNT,

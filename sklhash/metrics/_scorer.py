@@ -8,7 +8,8 @@ queries all the others), so no training item is ever used as the database.
 """
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions, validate_params
+
+from sklhash.utils._sklearn_compat import StrOptions, validate_params
 
 from ._hierarchical import mean_average_hierarchical_precision
 from ._ranking import (

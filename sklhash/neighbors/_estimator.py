@@ -2,9 +2,10 @@
 
 from numbers import Integral, Real
 
-from sklearn.base import BaseEstimator, _fit_context, clone
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
+
+from sklhash.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 
 from ._index import _BACKENDS, HammingIndex
 

@@ -10,9 +10,10 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+
+from sklhash.utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 from ..codes import _as_words, check_codes
 from . import _faiss, _io, _mih, _numpy
