@@ -18,3 +18,18 @@ def test_non_finite_decision_values_are_an_error(cls):
         est.transform(X)
     # Rows that are fine still encode.
     assert est.transform(X[[0, 2]]).shape == (2, 1)
+
+
+def test_index_still_searches_after_being_pickled():
+    import pickle
+
+    from sklhash.neighbors import HammingIndex
+
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 256, size=(40, 2)).astype(np.uint8)
+    index = HammingIndex().fit(codes)
+    before = index.kneighbors(codes[:3], 5)
+    clone = pickle.loads(pickle.dumps(index))
+    for got in (index.kneighbors(codes[:3], 5), clone.kneighbors(codes[:3], 5)):
+        np.testing.assert_array_equal(got[0], before[0])
+        np.testing.assert_array_equal(got[1], before[1])

@@ -264,7 +264,9 @@ class HammingIndex(BaseEstimator):
 
     def __getstate__(self):
         # FAISS indexes cannot be pickled; every cache is rebuilt on demand.
-        state = super().__getstate__()
+        # A copy: object.__getstate__ returns the live __dict__ itself, and
+        # popping from it broke the index that was being pickled.
+        state = dict(super().__getstate__())
         state.pop("_cache", None)
         return state
 
