@@ -31,6 +31,8 @@ PUBLIC_MODULES = [
     "sklhash.utils.estimator_checks",
     "sklhash.store",
     "sklhash.model_selection",
+    "sklhash.persistence",
+    "sklhash.dask",
 ]
 
 CHECKED = {

@@ -266,7 +266,7 @@ class BlockStream:
         return batch
 
     def as_torch_dataset(self, targets=None):
-        """This stream as a torch ``IterableDataset`` of whole batches, for skorch.
+        """Wrap this stream as a torch ``IterableDataset`` of whole batches.
 
         Parameters
         ----------
