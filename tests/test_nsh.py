@@ -416,3 +416,26 @@ def test_auto_code_source_falls_back_to_the_head(digits):
 ])
 def test_head_code_source_passes_sklearn_checks(estimator, check):
     check(estimator)
+
+
+def test_warmup_steps_without_sortednce_value_give_the_same_gradients():
+    # Skipping SortedNCE's value in a warm-up training step changes the
+    # reported loss, never a gradient.
+    import torch
+
+    from sklhash.nn.nsh import NSHLoss
+
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(2 * 12, 8, generator=g, requires_grad=True)
+    z = torch.randn(2 * 12, 5, generator=g, requires_grad=True)
+    grads, values = [], []
+    for report in (True, False):
+        crit = NSHLoss(n_positives=2, warmup_epochs=2, n_epochs=5,
+                       report_warmup_loss=report)
+        crit.epoch = 0
+        loss = crit((h, z), {})
+        values.append(loss.item())
+        grads.append(torch.autograd.grad(loss, (h, z)))
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert values[0] != values[1]

@@ -35,9 +35,13 @@ class NSHasher(_TwoViewDeepHasher):
     first ``warmup_epochs``, makes the latents worth sorting by. Once trained,
     the codes are by default ITQ codes of the latents (``code_source``).
 
-    ``fit(X)`` ignores ``y``. Memory per batch grows as
-    ``batch_size**2 * (batch_size + latent_dim)``: see docs/nsh.md for the
-    largest batch that fits in a given amount of memory.
+    ``fit(X)`` ignores ``y``. SortedNCE is computed exactly, grouped by the
+    at most ``bits + 1`` distinct code similarities of a batch
+    (:mod:`sklhash.nn._sortednce`), so memory per batch grows as
+    ``n**2 * d + L * n * d`` (``n = batch_size``, ``d = latent_dim``,
+    ``L <= bits + 1``): about 60 MiB at batch 256, 32 bits and ``d = 128``,
+    against about 520 MiB for the formulation with ``(n, n, n)`` soft
+    permutations.
 
     Parameters
     ----------
@@ -261,6 +265,9 @@ class NSHasher(_TwoViewDeepHasher):
             "code_contrastive_weight": self.code_contrastive_weight,
             "warmup_epochs": self.warmup_epochs,
             "n_epochs": self.max_epochs,
+            # Early stopping on the training loss compares warm-up epochs
+            # with later ones: only then is SortedNCE's warm-up value needed.
+            "report_warmup_loss": bool(self.early_stopping),
         }
 
     def _fitted_from_net(self, net):
