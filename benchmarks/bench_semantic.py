@@ -65,6 +65,28 @@ def load_fashion(n_train, n_query):
     )
 
 
+def load_fashion_train_db(n_train, n_query):
+    """The split of ``sklhash benchmark --dataset fashion-mnist`` (README table).
+
+    Random ``n_train`` training images (seed 0) are training set *and*
+    database; random ``n_query`` test images (seed 0) are the queries.
+    """
+    from sklhash.benchmark import load_benchmark_data
+
+    d = load_benchmark_data(
+        "fashion-mnist", max_train=n_train, max_query=n_query, seed=0
+    )
+    return (
+        d.X_train,
+        d.y_train,
+        d.X_train,
+        d.y_train,
+        d.X_query,
+        d.y_query,
+        d.hierarchy,
+    )
+
+
 def load_gloss(n_query, cache):
     from sklhash.datasets import load_wordnet_glosses
 
@@ -114,6 +136,19 @@ def methods(deep, include, hierarchy):
         "SemanticKL (kl_weight=0)": _factory(SemanticKLHasher, kl_weight=0, **deep),
         "SemanticKL (hierarchy)": _factory(
             SemanticKLHasher, hierarchy=hierarchy, **deep
+        ),
+        # The defaults before issue 24 (lr 1e-3, no centre term).
+        "SemanticKL (old defaults)": _factory(
+            SemanticKLHasher, lr=1e-3, center_weight=0.0, **deep
+        ),
+        "SemanticKL (hierarchy, old defaults)": _factory(
+            SemanticKLHasher, hierarchy=hierarchy, lr=1e-3, center_weight=0.0, **deep
+        ),
+        "SemanticKL (center_weight=0)": _factory(
+            SemanticKLHasher, center_weight=0.0, **deep
+        ),
+        "SemanticKL (hierarchy, center_weight=0)": _factory(
+            SemanticKLHasher, hierarchy=hierarchy, center_weight=0.0, **deep
         ),
         "LSH": _factory(LSHHasher),
     }
@@ -181,6 +216,14 @@ def main(argv=None):
     parser.add_argument("--bits", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--n-train", type=int, default=20000)
     parser.add_argument("--n-query", type=int, default=1000)
+    parser.add_argument(
+        "--database",
+        choices=["all", "train"],
+        default="all",
+        help="fashion: database = all 60k training images (the first --n-train "
+        "train), or 'train': a random --n-train subset (seed 0) is training set "
+        "and database, random --n-query test queries (the README split)",
+    )
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--backbone", default="mlp")
     parser.add_argument("--hidden", type=int, nargs="*", default=[1024])
@@ -198,7 +241,12 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     if args.dataset == "fashion":
-        Xtr, ytr, Xdb, ydb, Xq, yq, h = load_fashion(args.n_train, args.n_query)
+        if args.database == "train":
+            Xtr, ytr, Xdb, ydb, Xq, yq, h = load_fashion_train_db(
+                args.n_train, args.n_query
+            )
+        else:
+            Xtr, ytr, Xdb, ydb, Xq, yq, h = load_fashion(args.n_train, args.n_query)
         if args.backbone == "cnn":
             Xtr, Xdb, Xq = (A.reshape(-1, 1, 28, 28) for A in (Xtr, Xdb, Xq))
     else:

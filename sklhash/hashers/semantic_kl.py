@@ -118,7 +118,7 @@ class SemanticKLHasher(BaseDeepHasher):
         seen in training, carries over to classes never seen (zero-shot
         retrieval, ``docs/zero_shot.md``); 0 trains on the semantic targets
         alone.
-    center_weight : float, default=0.0
+    center_weight : float, default=1.0
         Weight of a CSQ-style term pulling each sample's soft bits to its
         class's *semantic* hash centre (:func:`sklhash.nn.semantic_kl.semantic_centers`:
         one ``+-1`` code per class, Hamming distances following the target
@@ -204,7 +204,7 @@ class SemanticKLHasher(BaseDeepHasher):
         kl_weight=0.1,
         ce_weight=0.3,
         feature_weight=0.0,
-        center_weight=0.0,
+        center_weight=1.0,
         similarity_loss="relative",
         quantization="kl",
         kl_form="binary",
@@ -214,7 +214,7 @@ class SemanticKLHasher(BaseDeepHasher):
         hidden_layer_sizes=(512,),
         max_epochs=20,
         batch_size=256,
-        lr=1e-3,
+        lr=3e-3,
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",
