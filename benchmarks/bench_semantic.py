@@ -27,6 +27,19 @@ Usage::
     python benchmarks/bench_semantic.py --dataset gloss --bits 16 32 64
     python benchmarks/bench_semantic.py --ablation --dataset gloss --bits 16
 
+The grid of issue 24 (defaults against the deep baselines, side by side,
+three seeds; ``--database train`` is the README split: a random training
+subset that is also the database, random test queries)::
+
+    python benchmarks/bench_semantic.py --dataset fashion --database train \
+        --n-train 10000 --hidden 512 --epochs 20 --bits 16 32 64 --seeds 0 1 2 \
+        --methods SemanticKL "SemanticKL (hierarchy)" CSQ HashNet DPSH
+
+with ``--n-train 20000`` for the 20k cells and ``--backbone cnn`` (a GPU:
+``--device cuda``) for the CNN cells; add ``"SemanticKL (old defaults)"``
+or ``"SemanticKL (hierarchy, center_weight=0)"`` to see what the defaults
+of issue 24 changed.
+
 Each run writes ``<out>.json``, ``<out>.md`` (a markdown table) and
 ``<out>_pr_curves.png``.
 """
