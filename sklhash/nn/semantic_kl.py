@@ -99,7 +99,10 @@ def _level_columns(comp, n_comp):
     order = [1 << b for b in range(h.bit_length() - 1)]
     order += [c for c in range(1, h) if c & (c - 1)]
     r = comp[:, None] & np.asarray(order)[None, :]
-    parity = np.array([[bin(v).count("1") & 1 for v in row] for row in r])
+    parity = np.zeros_like(r)
+    while r.any():
+        parity ^= r & 1
+        r = r >> 1
     return (1 - 2 * parity).astype(np.float32), h
 
 
