@@ -12,15 +12,14 @@ the concatenated answers by distance yields exactly the order of
 Radius search merges the same way.
 """
 
-import math
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
-from ..codes import n_bytes
-from ..utils._sklearn_compat import Interval, _fit_context
+from ..codes import check_codes, n_bytes
+from ..neighbors._index import _check_n_neighbors, _check_radius
+from ..utils._sklearn_compat import Interval, _fit_context, check_is_fitted
 from ._deps import import_optional, is_dask_array
 
 __all__ = ["DaskHammingIndex"]
@@ -82,32 +81,6 @@ def _partition_radius(shard, queries, radius, offset):
     return dist, shifted
 
 
-def _check_n_neighbors(n_neighbors, n_codes):
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral):
-        raise ValueError(
-            f"n_neighbors must be a positive integer, got {n_neighbors!r}."
-        )
-    if n_neighbors < 1:
-        raise ValueError(f"n_neighbors must be >= 1, got n_neighbors={n_neighbors}.")
-    if n_neighbors > n_codes:
-        raise ValueError(
-            f"Expected n_neighbors <= n_codes_, but n_neighbors={n_neighbors} and "
-            f"the index holds n_codes_={n_codes} codes."
-        )
-    return int(n_neighbors)
-
-
-def _check_radius(radius):
-    if (
-        isinstance(radius, bool)
-        or not isinstance(radius, Real)
-        or not math.isfinite(radius)
-        or radius < 0
-    ):
-        raise ValueError(f"radius must be a finite number >= 0, got radius={radius!r}.")
-    return radius
-
-
 def _as_partitions(codes, name):
     """Split ``codes`` into (partition, declared width) pairs."""
     if isinstance(codes, (list, tuple)):
@@ -133,23 +106,14 @@ def _as_partitions(codes, name):
 
 
 def _check_static(codes, name):
-    if codes.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-d array of packed codes, got an array of "
-            f"shape {codes.shape}."
-        )
-    if codes.dtype != np.uint8:
-        raise ValueError(
-            f"{name} must have dtype uint8 (packed codes from transform), got "
-            f"dtype {codes.dtype}."
-        )
+    # The shared validator on an empty stand-in: shape and dtype are known
+    # without computing a block.
+    check_codes(np.empty((0, *codes.shape[1:]), dtype=codes.dtype), input_name=name)
     if is_dask_array(codes) and len(codes.chunks[1]) > 1:
         raise ValueError(
             f"{name} is chunked along its columns (chunks {codes.chunks[1]}); a "
             "partition must hold whole codes. Rechunk: codes.rechunk({1: -1})."
         )
-    if codes.shape[1] < 1:
-        raise ValueError(f"{name} must hold codes of at least one byte.")
 
 
 class DaskHammingIndex(BaseEstimator):
