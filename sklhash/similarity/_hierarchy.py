@@ -15,7 +15,7 @@ import json
 import numbers
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -131,6 +131,14 @@ class LabelHierarchy:
 
         for child, ps in parents.items():
             _see(child)
+            # A string is iterable: "odd" would silently become the three
+            # parents "o", "d", "d".
+            if isinstance(ps, (str, bytes)) or not isinstance(ps, Iterable):
+                raise ValueError(
+                    f"the parents of {child!r} must be a sequence of nodes, got "
+                    f"{ps!r}; write [{ps!r}] for a single parent, or use "
+                    "LabelHierarchy.from_parent_map."
+                )
             ps = list(ps)
             for p in ps:
                 _see(p)

@@ -1,4 +1,4 @@
-"""transform refuses to turn non-finite decision values into bits."""
+"""Probes of bad input and silent wrong answers found while integrating."""
 
 import numpy as np
 import pytest
@@ -33,3 +33,11 @@ def test_index_still_searches_after_being_pickled():
     for got in (index.kneighbors(codes[:3], 5), clone.kneighbors(codes[:3], 5)):
         np.testing.assert_array_equal(got[0], before[0])
         np.testing.assert_array_equal(got[1], before[1])
+
+
+def test_hierarchy_parents_given_as_a_string_are_refused():
+    from sklhash.similarity import LabelHierarchy
+
+    with pytest.raises(ValueError, match=r"parents of '3' must be a sequence"):
+        LabelHierarchy({"3": "odd", "odd": []})
+    assert LabelHierarchy({"3": ["odd"], "odd": []}).parents("3") == ["odd"]
