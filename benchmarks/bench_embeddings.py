@@ -178,9 +178,9 @@ def plot(records, path):
             rows = sorted((r for r in rec["rows"] if r["method"] == name),
                           key=lambda r: r["bytes"])
             b = [r["bytes"] for r in rows]
-            line, = ax.plot(b, [r["plain"] for r in rows], "o-", label=name)
-            ax.plot(b, [r["rescored"] for r in rows], "s--", color=line.get_color(),
-                    alpha=0.6)
+            color = f"C{list(METHODS).index(name)}"  # same colour in every panel
+            ax.plot(b, [r["plain"] for r in rows], "o-", color=color, label=name)
+            ax.plot(b, [r["rescored"] for r in rows], "s--", color=color, alpha=0.6)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("bytes per item")
         ax.set_ylabel(f"recall@{rec['k']}")

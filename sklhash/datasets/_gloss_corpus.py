@@ -228,6 +228,7 @@ def load_wordnet_gloss_embeddings(
         (``"noun.animal"``...); ``cache_path``: the ``.npy`` file or None;
         ``DESCR``.
     (data, target) : tuple if ``return_X_y`` is True
+        The embeddings (float32 array) and the lexicographer-file targets.
 
     See Also
     --------

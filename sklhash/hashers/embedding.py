@@ -10,13 +10,12 @@ embeddings alone, with defaults chosen by measurement (``docs/embeddings.md``,
 ``benchmarks/bench_embeddings.py``). No torch is imported.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import validate_data
+
+from sklhash.utils._sklearn_compat import Interval, _fit_context, validate_data
 
 from .._base import BaseHasher, check_bits_le_features
 from .classic import itq_rotation
@@ -227,6 +226,11 @@ class EmbeddingHasher(BaseHasher):
         Code length; at most the embedding dimension.
     n_iter : int, default=50
         Largest number of ITQ iterations.
+    tol : float, default=0.0
+        Stop once an iteration lowers the quantisation error by less than
+        ``tol`` times the previous error. ``0`` runs all ``n_iter``: on 20k
+        gloss embeddings, stopping at ``tol=3e-5`` (ITQHasher's default) cost
+        .011 / .007 recall@10 at 256 / 384 bits for a 2-4x faster fit.
     max_fit_samples : int or None, default=20000
         Rows used to learn the rotation (a random subset when there are
         more); ``None`` uses all. The mean and principal directions always
@@ -273,14 +277,16 @@ class EmbeddingHasher(BaseHasher):
     _parameter_constraints = {
         **BaseHasher._parameter_constraints,
         "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
         "max_fit_samples": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, bits=128, *, n_iter=50, max_fit_samples=20000,
+    def __init__(self, bits=128, *, n_iter=50, tol=0.0, max_fit_samples=20000,
                  random_state=None):
         super().__init__(bits=bits)
         self.n_iter = n_iter
+        self.tol = tol
         self.max_fit_samples = max_fit_samples
         self.random_state = random_state
 
@@ -311,7 +317,8 @@ class EmbeddingHasher(BaseHasher):
         else:
             sub = X
         V = (sub - mean) @ comps.T
-        R, errors = itq_rotation(V, n_iter=self.n_iter, random_state=rng)
+        R, errors = itq_rotation(V, n_iter=self.n_iter, random_state=rng,
+                                 tol=self.tol)
         self.mean_ = mean
         self.components_ = comps
         self.rotation_ = R

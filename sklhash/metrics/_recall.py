@@ -21,7 +21,8 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions, validate_params
+
+from sklhash.utils._sklearn_compat import StrOptions, validate_params
 
 from ._common import (
     COUNT,
@@ -110,7 +111,7 @@ def _check_float(X, name):
 
 def exact_neighbors(query_embeddings, db_embeddings, k=10, *, metric="cosine",
                     exclude_self=False, chunk_size=None):
-    """Indices of the exact float top-``k`` of each query (ties by index).
+    """Find the exact float top-``k`` of each query (ties by index).
 
     The reference of :func:`recall_at_k`, computed once so that many code
     rankings can be scored against it (pass it as ``reference=``).
