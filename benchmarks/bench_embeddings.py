@@ -23,6 +23,7 @@ Run (each writes a JSON record and prints a markdown table)::
     OMP_NUM_THREADS=1 python benchmarks/bench_embeddings.py --corpus examples \\
         --n-db 5000 --n-query 500
     OMP_NUM_THREADS=1 python benchmarks/bench_embeddings.py --fit-timing
+    OMP_NUM_THREADS=1 python benchmarks/bench_embeddings.py --semantic-kl
     python benchmarks/bench_embeddings.py --plot REC.json [REC2.json ...]
 """
 
@@ -192,6 +193,51 @@ def plot(records, path):
     fig.savefig(path, dpi=110)
 
 
+def semantic_kl_check(X, n=1773, seed=0):
+    """SemanticKLHasher with EmbeddingSimilarity targets: raw vs standardised.
+
+    Leave-one-out recall@10 on ``n`` random rows of ``X`` (torch, 1 thread).
+    """
+    import torch
+    from sklearn.preprocessing import StandardScaler
+
+    from sklhash.hashers.semantic_kl import SemanticKLHasher
+    from sklhash.similarity import EmbeddingSimilarity
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(seed)
+    X = np.asarray(X, dtype=np.float64)[rng.choice(len(X), n, replace=False)]
+    ref = exact_neighbors(X, X, k=10, exclude_self=True)
+
+    def recall(h, Z):
+        c = h.transform(Z)
+        return recall_at_k(c, c, reference=ref, k=10, exclude_self=True)
+
+    Xs = StandardScaler().fit_transform(X)
+    Xc = X - X.mean(axis=0)
+    idx = np.arange(n)
+    out = []
+    runs = [("raw", X, EmbeddingSimilarity(X), {}, 32, 10),
+            ("standardised", Xs, EmbeddingSimilarity(X), {}, 32, 10),
+            ("standardised", Xs, EmbeddingSimilarity(X), {}, 32, 40),
+            ("standardised, centred rescaled targets", Xs,
+             EmbeddingSimilarity(Xc, kind="rescaled"), {}, 32, 10),
+            ("standardised, absolute loss", Xs, EmbeddingSimilarity(Xc),
+             {"similarity_loss": "absolute"}, 32, 10),
+            ("standardised", Xs, EmbeddingSimilarity(X), {}, 128, 10),
+            ("standardised", Xs, EmbeddingSimilarity(X), {}, 128, 40)]
+    for name, Z, sim, kw, bits, epochs in runs:
+        t0 = time.perf_counter()
+        h = SemanticKLHasher(bits=bits, similarity=sim, max_epochs=epochs,
+                             random_state=seed, **kw).fit(Z, idx)
+        row = {"input": name, "bits": bits, "epochs": epochs,
+               "recall": recall(h, Z), "fit_s": time.perf_counter() - t0,
+               "itq": recall(ITQHasher(bits, random_state=seed).fit(X), X)}
+        out.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    return {"n": n, "rows": out, "threads": os.environ.get("OMP_NUM_THREADS")}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--corpus", choices=["gloss", "examples"], default="gloss")
@@ -205,6 +251,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="JSON record to write")
     p.add_argument("--fit-timing", action="store_true")
+    p.add_argument("--semantic-kl", action="store_true",
+                   help="SemanticKLHasher raw vs standardised inputs")
     p.add_argument("--plot", nargs="+", metavar="RECORD")
     p.add_argument("--plot-out", default="docs/images/embeddings_recall_bytes.png")
     a = p.parse_args(argv)
@@ -213,6 +261,13 @@ def main(argv=None):
         return
     if a.fit_timing:
         rec = fit_timing()
+    elif a.semantic_kl:
+        X = (np.load(a.embeddings, allow_pickle=False) if a.embeddings else None)
+        if X is None:
+            from sklhash.datasets import load_wordnet_gloss_embeddings
+
+            X = load_wordnet_gloss_embeddings().data
+        rec = semantic_kl_check(X, seed=a.seed)
     else:
         if a.embeddings:
             X = np.load(a.embeddings, allow_pickle=False)
