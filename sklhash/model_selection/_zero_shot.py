@@ -111,10 +111,11 @@ _COMMON = {
 }
 
 
-@validate_params(
-    {**_COMMON, "unseen_fraction": [Interval(Real, 0, 1, closed="neither")]},
-    prefer_skip_nested_validation=True,
-)
+# dict(), not {**...}: Sphinx's source parser fails on dict unpacking.
+_SPLIT = dict(_COMMON, unseen_fraction=[Interval(Real, 0, 1, closed="neither")])
+
+
+@validate_params(_SPLIT, prefer_skip_nested_validation=True)
 def unseen_class_split(
     y, *, unseen_fraction=0.25, n_queries_per_class=100, database="unseen",
     random_state=None,
