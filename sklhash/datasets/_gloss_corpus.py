@@ -184,12 +184,15 @@ def load_wordnet_gloss_embeddings(
     """Load (building once) the sentence embeddings of every WordNet gloss.
 
     Each synset becomes ``"lemma: definition"`` and is embedded with
-    ``encoder``. The first call encodes all 117,659 glosses (measured: about
-    7 minutes with the default MiniLM on 2 busy CPU cores, see
+    ``encoder``. The first call encodes all 117,659 glosses (measured: 63
+    minutes with the default MiniLM on one thread of a heavily loaded
+    2-core machine, about 3 at ~700 texts/s on two free cores; see
     ``docs/embeddings.md``) and caches them under
-    ``<data_home>/wordnet_gloss_embeddings/``; later calls read the cache in
-    well under a second. The cache is keyed by the encoder's ``repr`` and the
-    exact texts, so a different WordNet or encoder never reads a stale file.
+    ``<data_home>/wordnet_gloss_embeddings/``; later calls re-read WordNet to
+    rebuild the texts (their hash is the cache key) and load the ``.npy``:
+    31 s on the same loaded machine, nearly all of it nltk reading WordNet.
+    The cache is keyed by the encoder's ``repr`` and the exact texts, so a
+    different WordNet or encoder never reads a stale file.
     An interrupted build resumes from its last finished chunk.
 
     Parameters
