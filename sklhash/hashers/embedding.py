@@ -203,8 +203,8 @@ class EmbeddingHasher(BaseHasher):
     Lazebnik), which balances the variance over the bits and lowers the
     quantisation error; bit ``i`` is the sign of rotated coordinate ``i``.
     The rotation is learned on at most ``max_fit_samples`` rows (a random
-    subset) so that fitting 100k x 384 takes seconds; more rows changed
-    recall by less than the seed noise (``docs/embeddings.md``).
+    subset) so that fitting 100k x 384 takes seconds of CPU
+    (``docs/embeddings.md``).
 
     Drop-in replacement for sentence-transformers' sign quantisation::
 
