@@ -398,25 +398,52 @@ class HammingIndex(BaseEstimator):
 
     # -- search -------------------------------------------------------------
 
-    def kneighbors(self, queries, n_neighbors=10, return_distance=True):
+    def kneighbors(self, queries, n_neighbors=10, return_distance=True, *,
+                   search="hamming", rescore=None, query_vectors=None,
+                   db_vectors=None, metric="cosine"):
         """The ``n_neighbors`` nearest codes of each query.
 
         Parameters
         ----------
-        queries : ndarray of shape (n_queries, n_bytes), dtype uint8
-            Packed query codes of the index's width.
+        queries : ndarray
+            Packed ``uint8`` query codes of the index's width, shape
+            ``(n_queries, n_bytes)``; with ``search="asymmetric"``, float
+            projected values ``(n_queries, n_bits_)`` (a hasher's
+            ``decision_function``).
         n_neighbors : int, default=10
             Neighbours per query, between 1 and ``n_codes_``.
         return_distance : bool, default=True
             Also return the distances.
+        search : {"hamming", "asymmetric"}, default="hamming"
+            ``"asymmetric"`` scores the stored bits against the queries'
+            float values (:func:`sklhash.neighbors.asymmetric_distances`).
+        rescore : float >= 1, default=None
+            Take the ``ceil(rescore * n_neighbors)`` best candidates of the
+            code search and re-rank them by the float distance between
+            ``query_vectors`` and ``db_vectors``.
+        query_vectors : array-like of shape (n_queries, dim), default=None
+            Float query vectors, needed with ``rescore``.
+        db_vectors : array-like of shape (n_codes_, dim), default=None
+            Float database vectors in database order (a ``np.memmap`` is
+            fine: only the candidates' rows are read), needed with
+            ``rescore``.
+        metric : {"cosine", "euclidean"}, default="cosine"
+            Float distance of the re-ranking (``1 - cosine`` or Euclidean).
 
         Returns
         -------
-        distances : ndarray of shape (n_queries, n_neighbors), dtype int32
-            Hamming distances, ascending. Only when ``return_distance``.
+        distances : ndarray of shape (n_queries, n_neighbors)
+            Ascending. int32 Hamming distances; float64 with
+            ``search="asymmetric"`` (asymmetric distances) or ``rescore``
+            (float distances). Only when ``return_distance``.
         indices : ndarray of shape (n_queries, n_neighbors), dtype int64
             Database indices; among equal distances the smaller index first.
         """
+        if search != "hamming" or rescore is not None:
+            return self._kneighbors_float(
+                queries, n_neighbors, return_distance, search, rescore,
+                query_vectors, db_vectors, metric,
+            )
         queries = self._check_queries(queries)
         k = _check_n_neighbors(n_neighbors, self.n_codes_)
         if queries.shape[0] == 0:
@@ -434,6 +461,51 @@ class HammingIndex(BaseEstimator):
             dist[done], idx[done] = done_dist, done_idx
             if rest.any():
                 dist[rest], idx[rest] = self._search_knn(backend, queries[rest], k)
+        return (dist, idx) if return_distance else idx
+
+    def _kneighbors_float(self, queries, n_neighbors, return_distance, search,
+                          rescore, query_vectors, db_vectors, metric):
+        """Asymmetric search and/or float rescoring (see ``_rescore``)."""
+        from ._rescore import (
+            asymmetric_kneighbors,
+            check_factor,
+            check_query_values,
+            rescore_candidates,
+        )
+
+        check_is_fitted(self)
+        if search not in ("hamming", "asymmetric"):
+            raise ValueError(
+                f"search must be 'hamming' or 'asymmetric', got {search!r}."
+            )
+        k = _check_n_neighbors(n_neighbors, self.n_codes_)
+        m = k
+        if rescore is not None:
+            m = min(math.ceil(check_factor(rescore) * k), self.n_codes_)
+            if query_vectors is None or db_vectors is None:
+                raise ValueError(
+                    "rescore needs query_vectors and db_vectors (the float "
+                    "vectors of the queries and of the indexed items)."
+                )
+            if len(db_vectors) != self.n_codes_:
+                raise ValueError(
+                    f"db_vectors has {len(db_vectors)} rows but the index holds "
+                    f"n_codes_={self.n_codes_} codes."
+                )
+        if search == "asymmetric":
+            values = check_query_values(queries, self.codes_, name="queries")
+            if values.shape[1] != self.n_bits_:
+                raise ValueError(
+                    f"queries has {values.shape[1]} columns but the index holds "
+                    f"{self.n_bits_}-bit codes: asymmetric search needs one "
+                    "float value per bit."
+                )
+            dist, idx = asymmetric_kneighbors(values, self.codes_, m)
+        else:
+            dist, idx = self.kneighbors(queries, m)
+        if rescore is not None:
+            dist, idx = rescore_candidates(query_vectors, db_vectors, idx, k,
+                                           metric=metric)
         return (dist, idx) if return_distance else idx
 
     def _search_knn(self, backend, queries, k):
