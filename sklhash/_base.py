@@ -164,7 +164,8 @@ class BaseHasher(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                 "non-finite decision values for this input, so no codes can be "
                 "made; check the input for extreme values, or refit."
             )
-        return pack_codes(values)
+        # Checked above with the hasher's name: pack_codes need not check again.
+        return pack_codes(values > 0)
 
     @property
     def _n_features_out(self):
