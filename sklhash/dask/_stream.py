@@ -182,6 +182,8 @@ class BlockStream:
             if isinstance(random_state, np.random.RandomState)
             else random_state
         )
+        # Kept so that a copy (``_replace``) can restart the same shuffles.
+        self._seed = seed
         self._rng = np.random.default_rng(seed)
 
     def __len__(self):
@@ -199,16 +201,23 @@ class BlockStream:
             part = part.compute()
         return np.asarray(part)
 
+    def _read_block(self, start, stop):
+        """Rows ``start..stop`` of ``X`` as ``dtype``, checked finite."""
+        x = self._read(self.X, start, stop).astype(self.dtype, copy=False)
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            k = self._bounds.index((start, stop))
+            raise ValueError(
+                f"X holds NaN or infinity in rows {start}..{stop - 1} (block "
+                f"{k} of {self.n_blocks}, numbered from 0); clean the data "
+                "before training."
+            )
+        return x
+
     def _read_buffer(self, blocks, rng):
         """Rows of ``blocks`` (shuffled when asked) with their row numbers."""
         xs, idxs, ys = [], [], []
         for start, stop in blocks:
-            x = self._read(self.X, start, stop).astype(self.dtype, copy=False)
-            if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-                raise ValueError(
-                    f"X holds NaN or infinity in rows {start}..{stop - 1}; clean "
-                    "the data before training."
-                )
+            x = self._read_block(start, stop)
             xs.append(x)
             idxs.append(np.arange(start, stop, dtype=np.int64))
             if self.y is not None:
@@ -220,6 +229,60 @@ class BlockStream:
             x, idx = x[perm], idx[perm]
             y = None if y is None else y[perm]
         return x, idx, y
+
+    # -- single passes (for the deep hashers' fit) -----------------------------
+
+    def _replace(self, **changes):
+        """A stream with these parameters changed, its shuffles restarted.
+
+        Its generator starts from the seed this stream started from, so two
+        copies yield the same epochs whatever this stream has yielded.
+        """
+        params = {
+            "y": self.y,
+            "batch_size": self.batch_size,
+            "block_size": self.block_size,
+            "blocks_per_buffer": self.blocks_per_buffer,
+            "shuffle": self.shuffle,
+            "drop_last": self.drop_last,
+            "dtype": self.dtype,
+            "random_state": self._seed,
+        }
+        params.update(changes)
+        return BlockStream(self.X, **params)
+
+    def _feature_std(self):
+        """Standard deviation (ddof=0) of every feature, in one pass, float64.
+
+        Block statistics are merged with the pairwise update of Chan, Golub &
+        LeVeque (1983), which stays accurate over many rows where summing
+        squares would cancel. Memory: one block.
+        """
+        count, mean, m2 = 0, 0.0, 0.0
+        for start, stop in self._bounds:
+            x = self._read_block(start, stop).reshape(stop - start, -1)
+            x = x.astype(np.float64)
+            n_b, mean_b = len(x), x.mean(axis=0)
+            m2_b = ((x - mean_b) ** 2).sum(axis=0)
+            delta, total = mean_b - mean, count + n_b
+            mean = mean + delta * (n_b / total)
+            m2 = m2 + m2_b + delta**2 * (count * n_b / total)
+            count = total
+        return np.sqrt(m2 / count).reshape(self.X.shape[1:])
+
+    def _row_sample(self, n_rows, seed):
+        """All rows, or ``n_rows`` of them drawn uniformly (seeded), lazily.
+
+        Returns an object sliced like an array (``shape``, ``[a:b]``) that
+        reads the blocks holding the chosen rows, each once when sliced in
+        order, keeping only the chosen rows of one block.
+        """
+        n = self.n_samples
+        if n <= n_rows:
+            rows = np.arange(n, dtype=np.int64)
+        else:
+            rows = np.random.default_rng(seed).choice(n, n_rows, replace=False)
+        return _RowSample(self, rows)
 
     # -- iteration ------------------------------------------------------------
 
@@ -286,3 +349,50 @@ class BlockStream:
         from ._torch_dataset import StreamDataset
 
         return StreamDataset(self, targets)
+
+
+class _RowSample:
+    """Chosen rows of a stream's ``X``, sliced like an array, read by block.
+
+    ``sample[a:b]`` returns the chosen rows at positions ``a..b`` (in row
+    order) as ``stream.dtype``. The chosen rows of the last block read are
+    cached, so slicing in order reads every block that holds chosen rows
+    exactly once.
+    """
+
+    def __init__(self, stream, rows):
+        self.stream = stream
+        self.rows = np.sort(np.asarray(rows, dtype=np.int64))
+        self.shape = (len(self.rows), *stream.X.shape[1:])
+        self.dtype = stream.dtype
+        stops = np.array([stop for _, stop in stream._bounds], dtype=np.int64)
+        block = np.searchsorted(stops, self.rows, side="right")
+        # Positions of block k's chosen rows: first[k]..first[k + 1].
+        self._first = np.searchsorted(block, np.arange(stream.n_blocks + 1))
+        self._block = block
+        self._cached = (None, None)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def _chosen(self, k):
+        if self._cached[0] != k:
+            start, stop = self.stream._bounds[k]
+            x = self.stream._read_block(start, stop)
+            rows = self.rows[self._first[k] : self._first[k + 1]]
+            self._cached = (k, x[rows - start])
+        return self._cached[1]
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("a row sample is sliced with [a:b] only")
+        a, b, _ = key.indices(len(self))
+        parts = []
+        if b > a:
+            for k in range(int(self._block[a]), int(self._block[b - 1]) + 1):
+                p0, p1 = self._first[k], self._first[k + 1]
+                if p1 > p0:
+                    parts.append(self._chosen(k)[max(a, p0) - p0 : min(b, p1) - p0])
+        if not parts:
+            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
+        return np.concatenate(parts)
