@@ -83,6 +83,7 @@ state is left as it was in every failing case (see
 
 import copy
 import inspect
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -104,6 +105,56 @@ from ..utils._device import resolve_device
 __all__ = ["BaseDeepHasher"]
 
 _EARLY_STOPPING_PATIENCE = 5
+
+# Rows of a streamed training set that a second stage (Householder
+# quantiser, NSHasher's ITQ) is fitted on: all of them up to this many, else
+# a uniform sample. Their outputs are held in memory (100,000 x 64 float32 is
+# 26 MB); the rotation of a 64-bit code is well determined long before that.
+_STREAM_SECOND_STAGE_ROWS = 100_000
+
+
+def _as_stream(X):
+    """``X`` if it is a :class:`~sklhash.dask.BlockStream`, else None.
+
+    Looked up in ``sys.modules``, so an ordinary fit imports nothing: if the
+    module was never imported, ``X`` cannot be one of its streams.
+    """
+    module = sys.modules.get("sklhash.dask._stream")
+    if module is not None and isinstance(X, module.BlockStream):
+        return X
+    return None
+
+
+class _StreamedX:
+    """What ``_fit_targets`` receives in place of ``X`` for a streamed fit.
+
+    It has the training set's ``shape``, ``ndim`` and ``dtype`` (float32,
+    what the network trains on) but no values: a hook that needs more calls
+    ``feature_std()`` (one pass over the blocks) or fails with a
+    ``ValueError`` when it tries to turn it into an array.
+    """
+
+    def __init__(self, stream, estimator_name):
+        self.stream = stream
+        self.shape = tuple(int(d) for d in stream.X.shape)
+        self.ndim = len(self.shape)
+        self.dtype = np.dtype(np.float32)
+        self._name = estimator_name
+
+    def __len__(self):
+        return self.shape[0]
+
+    def feature_std(self):
+        """Per-feature standard deviation (ddof=0), from one pass."""
+        return self.stream._feature_std()
+
+    def __array__(self, *args, **kwargs):
+        raise ValueError(
+            f"{self._name} with these parameters needs the whole training set "
+            "in memory and cannot be trained from a BlockStream; fit it on an "
+            "array (a sample of the data)."
+        )
+
 
 # The parameters every deep hasher shares, documented once. ``{name}`` is
 # replaced by the subclass's default for ``name``.
@@ -444,6 +495,23 @@ class BaseDeepHasher(BaseHasher):
         }[self.optimizer]
         module, module_kwargs = self._module(input_shape, training, **fitted)
         criterion, criterion_kwargs = self._criterion(training, **fitted)
+        iterator = {
+            # A tiny last batch makes pairwise losses noisy: drop it when
+            # there is more than one batch.
+            "iterator_train__shuffle": True,
+            "iterator_train__drop_last": n is not None and n > batch_size,
+        }
+        if training.get("streamed"):
+            from torch.utils.data import DataLoader
+
+            # A BlockStream's dataset yields whole, shuffled batches
+            # (skorch's route for an IterableDataset of batches).
+            iterator = {
+                "iterator_train": DataLoader,
+                "iterator_train__batch_size": None,
+                "iterator_train__shuffle": False,
+                "iterator_train__drop_last": False,
+            }
         net = HasherNet(
             module=module,
             criterion=criterion,
@@ -452,10 +520,7 @@ class BaseDeepHasher(BaseHasher):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=batch_size,
-            # A tiny last batch makes pairwise losses noisy: drop it when
-            # there is more than one batch.
-            iterator_train__shuffle=True,
-            iterator_train__drop_last=n is not None and n > batch_size,
+            **iterator,
             train_split=train_split,
             callbacks=callbacks,
             device=device,
@@ -500,22 +565,50 @@ class BaseDeepHasher(BaseHasher):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W), \
+or BlockStream
             Training data; image arrays (channels first) need
-            ``backbone="cnn"`` or a module backbone.
+            ``backbone="cnn"`` or a module backbone. A
+            :class:`~sklhash.dask.BlockStream` over a dask array or an
+            ``np.memmap`` trains from its mini-batches, block by block, without
+            holding the array in memory (see the Notes). A dask array or
+            memmap passed directly is read whole into memory like any array.
         y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
             Class labels or a multi-label indicator matrix for supervised
-            hashers; ignored by unsupervised ones.
+            hashers; ignored by unsupervised ones. With a stream, labels come
+            with the stream (``BlockStream(X, y)``) or are given here, not
+            both.
 
         Returns
         -------
         self : object
             Fitted hasher.
+
+        Notes
+        -----
+        Training from a stream: the stream's ``batch_size`` must equal the
+        hasher's; its ``block_size``, ``blocks_per_buffer``, ``shuffle`` and
+        ``drop_last`` are used as they are, and its shuffles restart at every
+        fit from its ``random_state`` (from the hasher's when the stream's is
+        None), so the same stream and ``random_state`` give the same codes.
+        The labels are read into memory (one small per-row array); the rows
+        of ``X`` never are. Passes over the data: one per epoch, one before
+        training for NSHasher and CIBHasher (the per-feature scale of their
+        views' noise), and one for a second stage
+        (``quantization="householder"``, NSHasher's ITQ on latents), which is
+        fitted on all rows up to 100,000, else on a uniform seeded sample of
+        100,000 rows. A block holding NaN or infinity raises a
+        ``ValueError`` naming it when it is read, and nothing is fitted.
+        ``validation_fraction`` cannot be used with a stream.
         """
         import torch
 
         self._check_params()
-        X = validate_data(self, X, dtype=np.float32, allow_nd=self._allow_nd())
+        stream = _as_stream(X)
+        if stream is None:
+            X = validate_data(self, X, dtype=np.float32, allow_nd=self._allow_nd())
+        else:
+            X, y = self._check_stream(stream, y)
         if y is None and not self._targets_optional():
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target "
@@ -532,25 +625,91 @@ class BaseDeepHasher(BaseHasher):
         with _limit_threads(self.n_jobs), torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
             fitted = self._fit_network(X, y, device, seed)
+        if stream is not None:
+            # What validate_data records for an array.
+            fitted["n_features_in_"] = X.shape[1]
+            if "feature_names_in_" in vars(self):
+                del self.feature_names_in_
         # Published at once, only now that training and the second stage
         # succeeded.
         for name, value in fitted.items():
             setattr(self, name, value)
         return self
 
+    def _check_stream(self, stream, y):
+        """Check a BlockStream given as ``X``; return ``(X stand-in, y)``.
+
+        Only what the stream knows without reading ``X`` is checked here;
+        its values are checked block by block as they are read.
+        """
+        name = type(self).__name__
+        if y is not None and stream.y is not None:
+            raise ValueError(
+                f"{name}.fit got y both in the BlockStream and as its y "
+                "argument; give the labels once."
+            )
+        if self.validation_fraction is not None:
+            raise ValueError(
+                f"{name} cannot hold out validation_fraction="
+                f"{self.validation_fraction!r} of a BlockStream; set "
+                "validation_fraction=None (early_stopping then monitors the "
+                "training loss)."
+            )
+        if stream.batch_size != self.batch_size:
+            raise ValueError(
+                f"the BlockStream's batch_size={stream.batch_size} differs from "
+                f"{name}'s batch_size={self.batch_size}; give both the same value."
+            )
+        if stream.dtype != np.float32:
+            raise ValueError(
+                f"{name} trains on float32 batches; the BlockStream yields "
+                f"dtype={stream.dtype}. Build it with dtype=np.float32 (the default)."
+            )
+        shape = tuple(stream.X.shape)
+        if np.dtype(stream.X.dtype).kind not in "iuf":
+            raise ValueError(
+                f"the BlockStream's X must hold real numbers, got dtype "
+                f"{stream.X.dtype}."
+            )
+        if len(shape) != 2 and not self._allow_nd():
+            raise ValueError(
+                f"the BlockStream's X has shape {shape}; {name} with "
+                f"backbone={self.backbone!r} needs a 2-d array (use backbone='cnn' "
+                "or a module backbone for image arrays)."
+            )
+        if shape[0] < 1 or int(np.prod(shape[1:])) < 1:
+            raise ValueError(
+                f"the BlockStream's X has shape {shape}; {name} needs at least "
+                "one sample and one feature."
+            )
+        if stream.y is not None:
+            y = stream.y.compute() if hasattr(stream.y, "compute") else stream.y
+            y = np.asarray(y)
+        return _StreamedX(stream, name), y
+
     def _fit_network(self, X, y, device, seed):
         """Train; return every learned attribute, without setting any."""
         n = X.shape[0]
         arrays, fitted, training = self._fit_targets(X, y)
-        data = {"X": X, "idx": np.arange(n, dtype=np.int64)}
-        for key, value in arrays.items():
-            if len(value) != n:
-                raise RuntimeError(f"target {key!r} has {len(value)} rows, not {n}")
-            data[key] = value
+        streamed = isinstance(X, _StreamedX)
+        if streamed:
+            stream = X.stream
+            # The labels reach the loss through ``arrays`` (already encoded).
+            stream = stream._replace(
+                y=None,
+                random_state=seed if stream.random_state is None else stream._seed,
+            )
+            data = stream.as_torch_dataset(arrays)
+        else:
+            data = {"X": X, "idx": np.arange(n, dtype=np.int64)}
+            for key, value in arrays.items():
+                if len(value) != n:
+                    raise RuntimeError(f"target {key!r} has {len(value)} rows, not {n}")
+                data[key] = value
         net = self._make_net(
             X.shape[1:],
             device,
-            training={"n_samples": n, "seed": seed, **training},
+            training={"n_samples": n, "seed": seed, "streamed": streamed, **training},
             **{name: fitted[name] for name in self._net_meta},
         )
         net.partial_fit(data, None)
@@ -563,6 +722,8 @@ class BaseDeepHasher(BaseHasher):
             input_shape_=tuple(X.shape[1:]),
             n_bits_=self.bits,
         )
+        if streamed:
+            X = X.stream._row_sample(_STREAM_SECOND_STAGE_ROWS, seed)
         fitted["quantizer_"] = self._fit_second_stage(X, seed, fitted)
         return fitted
 

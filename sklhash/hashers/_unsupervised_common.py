@@ -38,8 +38,12 @@ def _feature_scale(X):
 
     Constant features get the mean scale so that they are perturbed too.
     """
-    flat = X.reshape(len(X), -1)
-    std = flat.std(axis=0) if len(X) > 1 else np.ones(flat.shape[1])
+    if hasattr(X, "feature_std"):
+        # A streamed training set (BlockStream): one pass over its blocks.
+        std = X.feature_std().reshape(-1)
+    else:
+        flat = X.reshape(len(X), -1)
+        std = flat.std(axis=0) if len(X) > 1 else np.ones(flat.shape[1])
     std = np.where(std > 0, std, std.mean() if std.mean() > 0 else 1.0)
     return std.reshape(X.shape[1:]).astype(np.float32)
 
