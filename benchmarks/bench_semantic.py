@@ -157,6 +157,12 @@ def methods(deep, include, hierarchy):
         "SemanticKL (hierarchy, old defaults)": _factory(
             SemanticKLHasher, hierarchy=hierarchy, lr=1e-3, center_weight=0.0, **deep
         ),
+        # lr 1e-3 with the centre term: separates the two changes of
+        # issue 24 on the CNN.
+        "SemanticKL (lr=1e-3)": _factory(SemanticKLHasher, lr=1e-3, **deep),
+        "SemanticKL (hierarchy, lr=1e-3)": _factory(
+            SemanticKLHasher, hierarchy=hierarchy, lr=1e-3, **deep
+        ),
         "SemanticKL (center_weight=0)": _factory(
             SemanticKLHasher, center_weight=0.0, **deep
         ),
