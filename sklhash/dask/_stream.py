@@ -115,7 +115,11 @@ class BlockStream:
     Each batch is a dict: ``"X"`` (the rows, ``dtype``), ``"idx"`` (their
     row numbers, int64, to look up per-row targets) and ``"y"`` when ``y``
     is given. A block holding NaN or infinity raises a ``ValueError`` naming
-    its rows when it is read.
+    its rows and its number when it is read.
+
+    Every deep hasher's ``fit`` takes a stream in place of ``X``:
+    ``hasher.fit(BlockStream(X, y, batch_size=hasher.batch_size))`` trains
+    without holding ``X`` in memory (see the hasher's ``fit``).
 
     Examples
     --------
@@ -222,12 +226,21 @@ class BlockStream:
             idxs.append(np.arange(start, stop, dtype=np.int64))
             if self.y is not None:
                 ys.append(self._read(self.y, start, stop))
-        x, idx = np.concatenate(xs), np.concatenate(idxs)
-        y = np.concatenate(ys) if ys else None
+        if len(xs) == 1:  # no copy: the shuffle below makes the one needed
+            x, idx, y = xs[0], idxs[0], ys[0] if ys else None
+        else:
+            x, idx = np.concatenate(xs), np.concatenate(idxs)
+            y = np.concatenate(ys) if ys else None
         if self.shuffle:
             perm = rng.permutation(len(idx))
             x, idx = x[perm], idx[perm]
             y = None if y is None else y[perm]
+        # A block of a memory-mapped file is read-only; torch tensors made
+        # from the batches want memory of their own.
+        if not x.flags.writeable:
+            x = x.copy()
+        if y is not None and not y.flags.writeable:
+            y = y.copy()
         return x, idx, y
 
     # -- single passes (for the deep hashers' fit) -----------------------------
@@ -308,15 +321,32 @@ class BlockStream:
                     if g + 1 < len(groups)
                     else None
                 )
-                if carry is not None:
-                    x = np.concatenate([carry[0], x])
-                    idx = np.concatenate([carry[1], idx])
-                    y = None if y is None else np.concatenate([carry[2], y])
-                n_full = len(idx) // self.batch_size * self.batch_size
-                for s in range(0, n_full, self.batch_size):
+                first = 0
+                if carry is not None and len(carry[1]):
+                    # The rows left over from the last buffer are completed
+                    # with this buffer's first rows: one batch is copied, not
+                    # the whole buffer (the batches are those of the two
+                    # buffers joined).
+                    first = min(self.batch_size - len(carry[1]), len(idx))
+                    head = slice(0, first)
+                    carry = (
+                        np.concatenate([carry[0], x[head]]),
+                        np.concatenate([carry[1], idx[head]]),
+                        None if y is None else np.concatenate([carry[2], y[head]]),
+                    )
+                    if len(carry[1]) < self.batch_size:
+                        continue
+                    yield self._batch(*carry, slice(None))
+                n_full = (len(idx) - first) // self.batch_size * self.batch_size
+                for s in range(first, first + n_full, self.batch_size):
                     yield self._batch(x, idx, y, slice(s, s + self.batch_size))
-                tail = slice(n_full, len(idx))
-                carry = (x[tail], idx[tail], None if y is None else y[tail])
+                # Copied, so that the buffer is freed before the next one.
+                tail = slice(first + n_full, len(idx))
+                carry = (
+                    x[tail].copy(),
+                    idx[tail].copy(),
+                    None if y is None else y[tail].copy(),
+                )
                 del x, idx, y
         if carry is not None and len(carry[1]) and not self.drop_last:
             yield self._batch(*carry, slice(None))
