@@ -30,9 +30,25 @@ the best of ``--repeats`` rounds; in each round every setup (the loop, 1
 worker, 2 workers; the clusters are all started first) runs once, in turn.
 The 1-minute load average is recorded beside each timing.
 
+With ``--fit-stream`` it measures instead what training a deep hasher
+from a ``BlockStream`` costs in memory (issue #19): ``--fit-rows``
+Fashion-MNIST-sized rows (the 60,000 training images repeated, rows
+shuffled) are written once as a raw float32 file, and each ``--fit-modes``
+entry fits a ``SemanticKLHasher`` (MLP 784-128-32) in a fresh process:
+``memory`` reads the file into an array and calls ``fit(X, y)``;
+``memmap`` streams an ``np.memmap`` of the file; ``reader`` streams an
+object that reads each block with ``np.fromfile`` (as an HDF5 or Zarr
+dataset would). Each child reports its peak resident memory (``VmHWM``:
+anonymous and file-backed pages, ``ru_maxrss``), its peak anonymous memory
+(``RssAnon``, sampled every 20 ms; memory-mapped file pages are page cache
+the kernel may drop, anonymous memory is not), the same two right after its
+imports, the fit's wall time and the mAP@1000 of 1,000 test queries against
+the first 10,000 rows.
+
 Usage::
 
     python benchmarks/bench_dask.py                      # the full run
+    python benchmarks/bench_dask.py --fit-stream --fit-rows 200000 --fit-epochs 2
     python benchmarks/bench_dask.py --rows 100000 --codes 1000000  # quick
     python benchmarks/bench_dask.py --json out.json --markdown out.md
 """
@@ -42,6 +58,10 @@ import json
 import os
 import platform
 import resource
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 
 import numpy as np
@@ -408,6 +428,197 @@ def summarise(results):
     return "\n".join(lines) + "\n\n" + "\n".join(f"* {n}" for n in notes) + "\n"
 
 
+# -- training from a stream (--fit-stream) -------------------------------------
+
+
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class _PeakSampler(threading.Thread):
+    """Largest ``RssAnon`` seen, sampled every ``interval`` seconds."""
+
+    def __init__(self, interval=0.02):
+        super().__init__(daemon=True)
+        self.interval, self.peak_kb, self.running = interval, 0, True
+
+    def run(self):
+        while self.running:
+            self.peak_kb = max(self.peak_kb, _status_kb("RssAnon"))
+            time.sleep(self.interval)
+
+    def stop(self):
+        self.running = False
+        self.join()
+        self.peak_kb = max(self.peak_kb, _status_kb("RssAnon"))
+        return self.peak_kb / 1024
+
+
+class FileRows:
+    """Rows of a raw float32 file, each slice read with ``np.fromfile``.
+
+    Stands for any on-disk dataset with ``shape`` and row slicing (HDF5,
+    Zarr): a read lands in fresh anonymous memory, freed with the block.
+    """
+
+    def __init__(self, path, shape):
+        self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(np.float32)
+        self.row_items = int(np.prod(self.shape[1:]))
+
+    def __getitem__(self, rows):
+        start, stop, _ = rows.indices(self.shape[0])
+        x = np.fromfile(
+            self.path,
+            dtype=self.dtype,
+            count=(stop - start) * self.row_items,
+            offset=start * self.row_items * self.dtype.itemsize,
+        )
+        return x.reshape((stop - start, *self.shape[1:]))
+
+
+def _write_fit_data(path, n_rows, seed=0):
+    """``n_rows`` Fashion-MNIST training images (repeated, shuffled) to ``path``."""
+    images, labels, source = _load_images(60_000, seed)
+    order = np.random.default_rng(seed).permutation(n_rows) % len(images)
+    with open(path, "wb") as f:
+        for start in range(0, n_rows, 20_000):
+            images[order[start : start + 20_000]].tofile(f)
+    return labels[order], source
+
+
+def fit_child(args):
+    """One fit in this (fresh) process; prints a JSON line of measurements."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from sklhash import SemanticKLHasher
+    from sklhash.dask import BlockStream
+    from sklhash.metrics import mean_average_precision
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    shape = (args.fit_rows, N_FEATURES)
+    y = np.load(args.fit_path + ".labels.npy")
+    after_imports = {
+        "rss_mb": _status_kb("VmRSS") / 1024,
+        "anon_mb": _status_kb("RssAnon") / 1024,
+    }
+    hasher = SemanticKLHasher(
+        bits=32,
+        hidden_layer_sizes=(128,),
+        max_epochs=args.fit_epochs,
+        batch_size=256,
+        random_state=0,
+    )
+    sampler = _PeakSampler()
+    sampler.start()
+    start = time.perf_counter()
+    if args.fit_child == "memory":
+        X = np.fromfile(args.fit_path, dtype=np.float32).reshape(shape)
+        hasher.fit(X, y)
+        del X
+    else:
+        if args.fit_child == "memmap":
+            source = np.memmap(args.fit_path, dtype=np.float32, mode="r", shape=shape)
+        else:
+            source = FileRows(args.fit_path, shape)
+        stream = BlockStream(
+            source,
+            y,
+            batch_size=256,
+            block_size=args.fit_block_rows,
+            blocks_per_buffer=args.fit_blocks_per_buffer,
+            random_state=0,
+        )
+        hasher.fit(stream)
+    wall = time.perf_counter() - start
+    peak_anon = sampler.stop()
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # Quality check on rows read here (after the peak was recorded).
+    db = np.fromfile(args.fit_path, dtype=np.float32, count=11_000 * N_FEATURES)
+    codes = hasher.transform(db.reshape(-1, N_FEATURES))
+    quality = mean_average_precision(
+        codes[10_000:], codes[:10_000], y[10_000:11_000], y[:10_000], k=1000
+    )
+    print(
+        json.dumps(
+            {
+                "mode": args.fit_child,
+                "rows": args.fit_rows,
+                "epochs": args.fit_epochs,
+                "block_rows": args.fit_block_rows,
+                "blocks_per_buffer": args.fit_blocks_per_buffer,
+                "fit_seconds": round(wall, 1),
+                "peak_rss_mb": round(peak_rss),
+                "peak_anon_mb": round(peak_anon),
+                "after_imports_rss_mb": round(after_imports["rss_mb"]),
+                "after_imports_anon_mb": round(after_imports["anon_mb"]),
+                "map_at_1000": round(float(quality), 3),
+            }
+        )
+    )
+
+
+def fit_stream(args):
+    """Write the data once, then one fresh process per ``--fit-modes`` entry."""
+    folder = args.fit_dir or tempfile.mkdtemp(prefix="sklhash_fit_stream_")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"fashion_{args.fit_rows}x{N_FEATURES}.f32")
+    if not os.path.exists(path + ".labels.npy"):
+        labels, source = _write_fit_data(path, args.fit_rows)
+        np.save(path + ".labels.npy", labels)
+        print(f"wrote {path} ({os.path.getsize(path) / 2**20:,.0f} MiB): {source}")
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"
+    )
+    results = []
+    for mode in args.fit_modes:
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--fit-child",
+            mode,
+            "--fit-path",
+            path,
+            "--fit-rows",
+            str(args.fit_rows),
+            "--fit-epochs",
+            str(args.fit_epochs),
+            "--fit-blocks-per-buffer",
+            str(args.fit_blocks_per_buffer),
+        ]
+        if args.fit_block_rows is not None:
+            cmd += ["--fit-block-rows", str(args.fit_block_rows)]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        results[-1]["load"] = _load()
+        print(results[-1], flush=True)
+    lines = [
+        "| data | fit s | peak RSS MB | peak anonymous MB "
+        "| after imports RSS / anon MB | mAP@1000 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['mode']} | {r['fit_seconds']} | {r['peak_rss_mb']:,} | "
+            f"{r['peak_anon_mb']:,} | {r['after_imports_rss_mb']} / "
+            f"{r['after_imports_anon_mb']} | {r['map_at_1000']} |"
+        )
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            record = {"platform": platform.platform(), "results": results}
+            json.dump(record, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -435,7 +646,28 @@ def main():
     )
     parser.add_argument("--json", default=None)
     parser.add_argument("--markdown", default=None)
+    parser.add_argument(
+        "--fit-stream",
+        action="store_true",
+        help="measure the memory of training from a BlockStream instead",
+    )
+    parser.add_argument("--fit-rows", type=int, default=200_000)
+    parser.add_argument("--fit-epochs", type=int, default=2)
+    parser.add_argument(
+        "--fit-modes", nargs="+", default=["memory", "memmap", "reader"]
+    )
+    parser.add_argument("--fit-block-rows", type=int, default=None)
+    parser.add_argument("--fit-blocks-per-buffer", type=int, default=1)
+    parser.add_argument("--fit-dir", default=None, help="where the data file goes")
+    parser.add_argument("--fit-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--fit-path", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fit_child:
+        fit_child(args)
+        return
+    if args.fit_stream:
+        fit_stream(args)
+        return
     results = run(args)
     table = summarise(results)
     print(table)
