@@ -228,9 +228,13 @@ class NSHasher(_TwoViewDeepHasher):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W), \
+or BlockStream
             Training data; image arrays (channels first) need
-            ``backbone="cnn"`` or a module backbone.
+            ``backbone="cnn"`` or a module backbone. A
+            :class:`~sklhash.dask.BlockStream` trains from its mini-batches
+            without holding ``X`` in memory (see "Training data larger than
+            memory" in the scaling guide).
         y : Ignored
             Not used, present for API consistency.
 

@@ -281,9 +281,13 @@ class SemanticKLHasher(BaseDeepHasher):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W), \
+or BlockStream
             Training data; image arrays (channels first) need
-            ``backbone="cnn"`` or a module backbone.
+            ``backbone="cnn"`` or a module backbone. A
+            :class:`~sklhash.dask.BlockStream` trains from its mini-batches
+            without holding ``X`` in memory (labels with the stream or as
+            ``y``; see "Training data larger than memory" in the scaling guide).
         y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
             Class labels, a multi-label indicator matrix, or (with a
             sample-level ``similarity``) each row's sample index; None only
