@@ -36,7 +36,11 @@ and may override:
     Validates ``y`` and returns ``(arrays, fitted, training)``: per-sample
     numpy arrays added to every batch, learned attributes (``classes_``,
     ``centers_``, ...) published only once training succeeded, and
-    training-only arguments handed to ``_module`` / ``_criterion``.
+    training-only arguments handed to ``_module`` / ``_criterion``. When
+    ``fit`` got a :class:`~sklhash.dask.BlockStream`, ``X`` is a stand-in
+    with the training set's ``shape`` and a ``feature_std()`` method (one
+    pass over the data) but no values: turning it into an array raises a
+    ``ValueError`` saying the hasher cannot be trained from a stream.
 ``_module(self, input_shape, training, **fitted)``
     Returns ``(module_class, kwargs)``; the default is
     :class:`~sklhash.nn.backbones.HashNetwork`. The module's ``forward(X,
