@@ -195,3 +195,81 @@ def test_query_checks(client):
     np.testing.assert_array_equal(dist, rdist)
     with pytest.raises(ValueError, match="NotFitted|not fitted"):
         DaskHammingIndex().kneighbors(codes[:2], 1)
+
+
+def _search_partitions(codes, cuts, order, queries, k, n_bits):
+    """knn_partition over ``codes`` cut at ``cuts``, searched in ``order``,
+    sharing one bound as a worker does; merged as DaskHammingIndex merges."""
+    from sklhash.codes import _as_words
+    from sklhash.neighbors._numpy import columns_of
+    from sklhash.neighbors._partition import knn_partition
+
+    edges = [0, *cuts, len(codes)]
+    parts = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    bound = np.full(len(queries), n_bits, dtype=np.int32)
+    answers = {}
+    for p in order:
+        a, b = parts[p % len(parts)]
+        if (a, b) in answers:
+            continue
+        cols = columns_of(_as_words(codes[a:b]))
+        dist, idx = knn_partition(cols, _as_words(queries), k, n_bits, a, bound.copy())
+        assert dist.shape == idx.shape == (len(queries), min(k, b - a))
+        pad = dist == n_bits + 1
+        assert (idx[pad] == -1).all() and (idx[~pad] >= a).all()
+        if dist.shape[1] == k:
+            np.minimum(bound, dist[:, k - 1], out=bound)
+        answers[(a, b)] = dist, idx
+    for a, b in parts:  # partitions the order skipped, unbounded
+        if (a, b) not in answers:
+            cols = columns_of(_as_words(codes[a:b]))
+            answers[(a, b)] = knn_partition(cols, _as_words(queries), k, n_bits, a)
+    dist = np.concatenate([answers[p][0] for p in parts], axis=1)
+    idx = np.concatenate([answers[p][1] for p in parts], axis=1)
+    order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=sharded_codes(), order=st.lists(st.integers(0, 10), max_size=8))
+def test_partitions_sharing_bounds_in_any_order_equal_hamming_index(case, order):
+    codes, n_bits, chunks, k, _ = case
+    cuts = np.cumsum(chunks)[:-1].tolist()
+    queries = codes[::2]
+    dist, idx = _search_partitions(codes, cuts, order, queries, k, n_bits)
+    rdist, ridx = _reference(codes, n_bits).kneighbors(queries, k)
+    np.testing.assert_array_equal(dist, rdist)
+    np.testing.assert_array_equal(idx, ridx)
+
+
+def test_bounded_partition_keeps_only_codes_within_bound_and_ties():
+    from sklhash.codes import _as_words
+    from sklhash.neighbors._numpy import columns_of
+    from sklhash.neighbors._partition import knn_partition
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 256, (5000, 8), dtype=np.uint8)
+    queries = rng.integers(0, 256, (40, 8), dtype=np.uint8)
+    # Searched last, the second half keeps only what can still matter: codes
+    # within the first half's 10th distance, ties included (they have the
+    # smaller global index when the halves are searched out of order).
+    for first, second in (((0, 2500), (2500, 5000)), ((2500, 5000), (0, 2500))):
+        a, b = first
+        d1, _ = knn_partition(
+            columns_of(_as_words(codes[a:b])), _as_words(queries), 10, 64, a
+        )
+        bound = d1[:, 9].astype(np.int32)
+        a, b = second
+        d2, i2 = knn_partition(
+            columns_of(_as_words(codes[a:b])), _as_words(queries), 10, 64, a, bound
+        )
+        full_d, full_i = knn_partition(
+            columns_of(_as_words(codes[a:b])), _as_words(queries), 10, 64, a
+        )
+        real = d2 <= 64
+        assert (d2[real] <= bound[np.nonzero(real)[0]]).all()
+        assert (~real).any()  # some rows padded: the bounded path ran
+        keep = full_d <= bound[:, None]
+        np.testing.assert_array_equal(d2[keep], full_d[keep])
+        np.testing.assert_array_equal(i2[keep], full_i[keep])
+        assert ((d2 == 65) == ~keep).all() and (i2[~keep] == -1).all()
