@@ -127,7 +127,8 @@ def test_resume_false_starts_afresh(digits, tmp_path):
 def test_checkpoint_of_another_run_is_refused(digits, tmp_path):
     X, y = digits
     params = {**PARAMS, "max_epochs": 1}
-    SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(X, y)
+    first = SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)])
+    first.fit(X, y)
     with pytest.raises(
         ValueError,
         match=r"written for another training run "
@@ -142,7 +143,8 @@ def test_checkpoint_of_another_run_is_refused(digits, tmp_path):
         SemanticKLHasher(**params, callbacks=[TrainingCheckpoint(tmp_path)]).fit(
             X_other, y
         )
-    default_lr = SemanticKLHasher().lr
+    # The checkpoint records the learning rate trained with ("auto" resolved).
+    default_lr = first.net_.lr
     with pytest.raises(
         ValueError, match=rf"another training run \(lr {default_lr}, not 0.01"
     ):

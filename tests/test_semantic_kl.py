@@ -291,3 +291,39 @@ def test_kl_warmup_schedule(warmup, n_epochs, expected):
         crit.epoch = epoch
         got.append(crit.kl_scale())
     np.testing.assert_allclose(got, expected)
+
+
+@pytest.mark.parametrize(
+    "params, lr, center_weight",
+    [
+        ({}, 3e-3, 1.0),
+        ({"backbone": "identity"}, 3e-3, 1.0),
+        ({"backbone": "cnn"}, 1e-3, 0.0),
+        ({"backbone": torch.nn.Flatten()}, 1e-3, 0.0),
+        ({"backbone": "cnn", "lr": 0.02, "center_weight": 0.5}, 0.02, 0.5),
+        ({"lr": 5e-4, "center_weight": 0.0}, 5e-4, 0.0),
+    ],
+)
+def test_auto_lr_and_center_weight_follow_the_backbone(params, lr, center_weight):
+    # "auto" resolves per backbone (measured defaults); numbers pass through.
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 1, 8, 8).astype(np.float32)
+    y = np.arange(40) % 4
+    if params.get("backbone", "mlp") in ("mlp", "identity"):
+        X = X.reshape(40, -1)
+    est = SemanticKLHasher(
+        bits=8, hidden_layer_sizes=(16,), max_epochs=1, random_state=0, **params
+    ).fit(X, y)
+    assert est.lr == params.get("lr", "auto")
+    assert est.center_weight == params.get("center_weight", "auto")
+    assert est.net_.lr == lr
+    assert est.net_.criterion_.center_weight == center_weight
+    # The centres are built exactly when their term is used.
+    assert (est.net_.criterion_.centers is not None) == (center_weight > 0)
+
+
+@pytest.mark.parametrize("name", ["lr", "center_weight"])
+def test_auto_options_refuse_other_strings(digits, name):
+    X, y = digits
+    with pytest.raises(ValueError, match=name):
+        SemanticKLHasher(**{**FAST, name: "fast"}).fit(X, y)

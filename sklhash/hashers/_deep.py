@@ -177,8 +177,8 @@ _DEEP_PARAMS_DOC = """\
     batch_size : int, default={batch_size}
         Mini-batch size (clipped to the number of samples); the pairs, views
         or targets of the loss are formed within a batch.
-    lr : float, default={lr}
-        Learning rate.
+    lr : {lr_type}, default={lr}
+        Learning rate.{lr_note}
     optimizer : {{"adam", "adamw", "sgd"}}, default={optimizer}
         Optimiser.
     weight_decay : float, default={weight_decay}
@@ -254,6 +254,8 @@ def _fill_docstring(cls):
         for name, p in inspect.signature(cls.__init__).parameters.items()
         if p.default is not inspect.Parameter.empty
     }
+    lr_type, lr_note = getattr(cls, "_lr_doc", ("float", ""))
+    defaults.update(lr_type=lr_type, lr_note=lr_note)
     cls.__doc__ = doc.replace(
         "%(deep_params)s", _DEEP_PARAMS_DOC.format(**defaults)
     ).replace("%(deep_attrs)s", _DEEP_ATTRS_DOC)
@@ -415,6 +417,10 @@ class BaseDeepHasher(BaseHasher):
     def _check_params(self):
         """Check parameter combinations before anything is fitted (hook)."""
 
+    def _learning_rate(self):
+        """The learning rate ``fit`` trains with (hook for ``lr="auto"``)."""
+        return self.lr
+
     # ------------------------------------------------------------ validation
     def _validate_transform_input(self, X):
         X = validate_data(
@@ -521,7 +527,7 @@ class BaseDeepHasher(BaseHasher):
             criterion=criterion,
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
+            lr=self._learning_rate(),
             max_epochs=self.max_epochs,
             batch_size=batch_size,
             **iterator,
