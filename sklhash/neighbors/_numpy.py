@@ -134,12 +134,23 @@ def _thresholds(dist, counts, k, n_levels, dtype):
     return thr
 
 
-def _knn_task(scanner, q, k, n_levels, n_total, lo, hi):
-    """Exact top k of queries ``q`` among codes ``lo:hi``, as sorted triples."""
+def _knn_task(scanner, q, k, n_levels, n_total, lo, hi, ceiling=None):
+    """Exact top k of queries ``q`` among codes ``lo:hi``, as sorted triples.
+
+    ``ceiling`` (one per query, dtype of the distances) keeps only distances
+    below it: a bound known from elsewhere (other partitions of the same
+    database, :mod:`._partition`). With it no block is counted -- the bound
+    already excludes most codes, so every block is filtered -- and a row may
+    end with fewer than k triples.
+    """
     n = q.shape[0]
     dtype = scanner.acc.dtype
     best = None
     thr = None
+    if ceiling is not None:
+        empty = np.empty(0, dtype=np.int64)
+        best = (empty, empty, empty)
+        thr = ceiling.copy()
     pending, n_pending = [], 0
     # Merging costs a few numpy calls: wait until enough candidates pile up,
     # the thresholds only get a little less tight in the meantime.
@@ -147,7 +158,7 @@ def _knn_task(scanner, q, k, n_levels, n_total, lo, hi):
     # A first block of a few thousand distances already gives a tight
     # threshold; counting costs a few passes per distance where the filter
     # below costs two, so the rest is filtered.
-    first = max(4096, 16 * k) // n
+    first = max(4096, 16 * k) // n if ceiling is None else None
     for start, stop in scanner.blocks(lo, hi, first):
         dist = scanner.distances(q, start, stop)
         if best is None:
@@ -164,6 +175,9 @@ def _knn_task(scanner, q, k, n_levels, n_total, lo, hi):
             n_pending += rows.size
             if n_pending >= merge_at:
                 best, thr = _merge([best, *pending], n, k, n_levels, n_total, dtype)
+                if ceiling is not None:
+                    # Rows still short of k candidates get n_levels - 1 back.
+                    np.minimum(thr, ceiling, out=thr)
                 pending, n_pending = [], 0
     if pending:
         best, _ = _merge([best, *pending], n, k, n_levels, n_total, dtype)

@@ -26,50 +26,10 @@ It never imports torch.
 
 import numpy as np
 
-from ._numpy import (
-    _QUERY_CHUNK,
-    _knn_task,
-    _merge,
-    _radius_task,
-    _Scanner,
-    distance_dtype,
-)
+from ._numpy import _QUERY_CHUNK, _knn_task, _radius_task, _Scanner, distance_dtype
 from ._select import first_k_per_row
 
 __all__ = ["knn_partition", "radius_partition"]
-
-
-def _bounded_task(scanner, q, k, n_levels, n_total, bound):
-    """Top ``k`` of ``q`` among all codes, keeping only distances ``<= bound``.
-
-    ``bound`` (one per query, below ``n_levels - 1``) already excludes most
-    codes, so no block is counted: every block is filtered, and the few hits
-    merged as in :func:`~._numpy._knn_task`.
-    """
-    n = q.shape[0]
-    dtype = scanner.acc.dtype
-    # Strict threshold: d < bound + 1  <=>  d <= bound.
-    ceiling = (bound + 1).astype(dtype)
-    thr = ceiling.copy()
-    empty = np.empty(0, dtype=np.int64)
-    best = (empty, empty, empty)
-    pending, n_pending = [], 0
-    merge_at = max(2048, 4 * n * k)
-    for start, stop in scanner.blocks(0, n_total):
-        dist = scanner.distances(q, start, stop)
-        mask = np.less(dist, thr[:, None], out=scanner.mask[:n, : stop - start])
-        hits = np.flatnonzero(mask)
-        if hits.size:
-            rows, cols = np.divmod(hits, stop - start)
-            pending.append((rows, dist.ravel()[hits], cols + start))
-            n_pending += rows.size
-            if n_pending >= merge_at:
-                best, thr = _merge([best, *pending], n, k, n_levels, n_total, dtype)
-                np.minimum(thr, ceiling, out=thr)
-                pending, n_pending = [], 0
-    if pending:
-        best, _ = _merge([best, *pending], n, k, n_levels, n_total, dtype)
-    return best
 
 
 def _padded(rows, dist, idx, n_rows, k, n_levels, offset):
@@ -133,8 +93,11 @@ def knn_partition(columns, q_words, k, n_bits, offset=0, bound=None):
             # their true distances, harmless to the merge.
             rows, d, j = _knn_task(scanner, q, k, n_levels, n_codes, 0, n_codes)
         else:
-            b = b.astype(dtype)
-            rows, d, j = _bounded_task(scanner, q, k, n_levels, n_codes, b)
+            # Strict ceiling: d < bound + 1  <=>  d <= bound.
+            ceiling = (b + 1).astype(dtype)
+            rows, d, j = _knn_task(
+                scanner, q, k, n_levels, n_codes, 0, n_codes, ceiling=ceiling
+            )
         dist[qs:qe], idx[qs:qe] = _padded(rows, d, j, qe - qs, k, n_levels, offset)
     return dist, idx
 
