@@ -1,6 +1,7 @@
 """The deep-hasher base, through a minimal supervised hasher defined here."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklhash import LSHHasher, hamming_distances
 from sklhash.hashers._deep import BaseDeepHasher
+from sklhash.hashers.supervised import DPSHHasher
 
 
 class ToyLoss(torch.nn.Module):
@@ -284,3 +286,39 @@ def test_fitted_hasher_holds_torch_state_only_in_skorch_device_aware_part(
             and not key.startswith(prefixes)
         ]
         assert outside == []
+
+
+class _Dead(torch.nn.Module):
+    """A backbone whose features are all zero: the hash layer sees only its bias."""
+
+    def forward(self, X):
+        return X.flatten(1) * 0.0
+
+
+def test_collapsed_codes_warn():
+    # Every sample gets the hash layer's bias as its output, hence one code.
+    X, y = load_digits(return_X_y=True)
+    X = (X[:200] / 16).astype(np.float32)
+    est = DPSHHasher(bits=8, backbone=_Dead(), max_epochs=1, random_state=0)
+    with pytest.warns(UserWarning, match="get the same code"):
+        est.fit(X, y[:200])
+    assert len(np.unique(est.transform(X), axis=0)) == 1
+
+
+def test_trained_codes_do_not_warn_collapse():
+    X, y = load_digits(return_X_y=True)
+    X = (X[:400] / 16).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*get the same code")
+        est = DPSHHasher(bits=8, hidden_layer_sizes=(32,), max_epochs=3,
+                         random_state=0).fit(X, y[:400])
+    assert len(np.unique(est.transform(X), axis=0)) > 1
+
+
+def test_identical_rows_may_share_a_code():
+    # Constant inputs legitimately give one code: no warning.
+    X = np.ones((50, 6), dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*get the same code")
+        DPSHHasher(bits=4, hidden_layer_sizes=(8,), max_epochs=1,
+                   random_state=0).fit(X, np.arange(50) % 2)

@@ -116,6 +116,10 @@ _EARLY_STOPPING_PATIENCE = 5
 # 26 MB); the rotation of a 64-bit code is well determined long before that.
 _STREAM_SECOND_STAGE_ROWS = 100_000
 
+# Training rows whose codes are compared after fit to catch a collapsed
+# model (see BaseDeepHasher._warn_if_collapsed): one cheap forward pass.
+_COLLAPSE_CHECK_ROWS = 512
+
 
 def _as_stream(X):
     """``X`` if it is a :class:`~sklhash.dask.BlockStream`, else None.
@@ -735,7 +739,44 @@ or BlockStream
         if streamed:
             X = X.stream._row_sample(_STREAM_SECOND_STAGE_ROWS, seed)
         fitted["quantizer_"] = self._fit_second_stage(X, seed, fitted)
+        self._warn_if_collapsed(X, fitted)
         return fitted
+
+    def _warn_if_collapsed(self, X, fitted):
+        """Warn when the trained model gives every training sample one code.
+
+        A network can die in training (every unit before the hash layer
+        inactive, say) with finite weights and a finite loss: its codes are
+        then all equal and retrieval scores at chance, with no error
+        anywhere. Seen with DPSHHasher's CNN at 16 bits, Fashion-MNIST 10k,
+        in 2 of 3 seeds (``benchmarks/records/gpu_2026-12-04``). The rows
+        checked are evenly spaced, so a training set sorted by class is
+        sampled across its classes; identical input rows may share a code.
+        Not checked for a streamed fit, whose rows are read block by block.
+        """
+        if not isinstance(X, np.ndarray):
+            return
+        n = X.shape[0]
+        picked = np.unique(
+            np.linspace(0, n - 1, min(n, _COLLAPSE_CHECK_ROWS)).astype(np.int64)
+        )
+        rows = X[picked]
+        if len(rows) < 2 or np.all(rows == rows[0]):
+            return
+        values = self._embedding(rows, fitted)
+        if fitted["quantizer_"] is not None:
+            values = fitted["quantizer_"].decision_function(values)
+        bits = values > 0
+        if np.all(bits == bits[0]):
+            warnings.warn(
+                f"{type(self).__name__}: after training, all {len(rows)} "
+                "training samples checked (evenly spaced) get the same code; "
+                "the codes carry no information and retrieval will score at "
+                "chance. Lower lr, check the scaling of the inputs or train "
+                "longer.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def _check_training_outcome(self, net):
         from ._skorch_net import all_finite
