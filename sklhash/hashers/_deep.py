@@ -763,10 +763,7 @@ or BlockStream
         rows = X[picked]
         if len(rows) < 2 or np.all(rows == rows[0]):
             return
-        values = self._embedding(rows, fitted)
-        if fitted["quantizer_"] is not None:
-            values = fitted["quantizer_"].decision_function(values)
-        bits = values > 0
+        bits = self._decision_values(rows, fitted) > 0
         if np.all(bits == bits[0]):
             warnings.warn(
                 f"{type(self).__name__}: after training, all {len(rows)} "
@@ -851,12 +848,21 @@ or BlockStream
             fitted["net_"], X, lambda out: self._codes_from_output(out, fitted)
         )
 
+    def _decision_values(self, X, fitted=None):
+        """Decision values of ``X``: the embedding, through the second stage.
+
+        ``fitted`` as in :meth:`_embedding` (the pending attributes during
+        ``fit``).
+        """
+        fitted = self.__dict__ if fitted is None else fitted
+        Z = self._embedding(X, fitted)
+        if fitted["quantizer_"] is None:
+            return Z
+        return fitted["quantizer_"].decision_function(Z)
+
     def _decision_function(self, X):
         with _limit_threads(self.n_jobs):
-            Z = self._embedding(X)
-            if self.quantizer_ is None:
-                return Z
-            return self.quantizer_.decision_function(Z)
+            return self._decision_values(X)
 
     def embed(self, X):
         """Continuous outputs of the network that the codes round.
