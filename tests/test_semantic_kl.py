@@ -322,7 +322,108 @@ def test_auto_lr_and_center_weight_follow_the_backbone(params, lr, center_weight
     assert (est.net_.criterion_.centers is not None) == (center_weight > 0)
 
 
-@pytest.mark.parametrize("name", ["lr", "center_weight"])
+class _ClassSimilarity:
+    """A class-level similarity source: 1 on the diagonal, 0.5 elsewhere."""
+
+    def similarity_matrix(self, classes):
+        return 0.5 + 0.5 * np.eye(len(classes))
+
+
+@pytest.mark.parametrize(
+    "params, ce_weight",
+    [
+        ({}, 1.0),
+        ({"backbone": "identity"}, 1.0),
+        ({"hierarchy": True}, 0.5),
+        ({"similarity": True}, 0.5),
+        ({"backbone": "cnn"}, 0.3),
+        ({"backbone": "cnn", "hierarchy": True}, 0.3),
+        ({"ce_weight": 0.2}, 0.2),
+        ({"hierarchy": True, "ce_weight": 2.0}, 2.0),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:.*get the same code")  # 40 random rows
+def test_auto_ce_weight_follows_targets_and_backbone(params, ce_weight):
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 1, 8, 8).astype(np.float32)
+    y = np.arange(40) % 4
+    if params.get("backbone", "mlp") in ("mlp", "identity"):
+        X = X.reshape(40, -1)
+    params = dict(params)
+    if params.pop("hierarchy", False):
+        params["hierarchy"] = LabelHierarchy.from_parent_map(
+            {0: "a", 1: "a", 2: "b", 3: "b", "a": "r", "b": "r"}
+        )
+    if params.pop("similarity", False):
+        params["similarity"] = _ClassSimilarity()
+    est = SemanticKLHasher(
+        bits=8, hidden_layer_sizes=(16,), max_epochs=1, random_state=0, **params
+    ).fit(X, y)
+    assert est.ce_weight == params.get("ce_weight", "auto")
+    assert est.net_.criterion_.ce_weight == ce_weight
+
+
+def _history_lrs(est):
+    return [row.get("lr") for row in est.history_]
+
+
+def test_cosine_schedule_sets_the_rate_of_every_epoch(digits):
+    X, y = digits
+    est = SemanticKLHasher(
+        **{**FAST, "lr": 0.01, "max_epochs": 4, "lr_schedule": "cosine"}
+    ).fit(X[:300], y[:300])
+    expected = [0.01 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)]
+    np.testing.assert_allclose(_history_lrs(est), expected)
+    # The optimiser really trained the last epoch at that rate.
+    assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(expected[-1])
+
+
+@pytest.mark.parametrize(
+    "params, cosine",
+    [
+        ({}, True),
+        ({"backbone": "identity"}, True),
+        ({"backbone": "cnn"}, False),
+        ({"lr_schedule": "constant"}, False),
+        ({"backbone": "cnn", "lr_schedule": "cosine"}, True),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:.*get the same code")  # 40 random rows
+def test_auto_lr_schedule_follows_the_backbone(params, cosine):
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 1, 8, 8).astype(np.float32)
+    y = np.arange(40) % 4
+    if params.get("backbone", "mlp") in ("mlp", "identity"):
+        X = X.reshape(40, -1)
+    est = SemanticKLHasher(
+        bits=8, hidden_layer_sizes=(16,), max_epochs=3, lr=0.01, random_state=0,
+        **params,
+    ).fit(X, y)
+    assert est.lr_schedule == params.get("lr_schedule", "auto")
+    lrs = _history_lrs(est)
+    if cosine:
+        assert lrs == pytest.approx([0.01, 0.0075, 0.0025])
+    else:
+        assert lrs == [None] * 3
+        assert est.net_.optimizer_.param_groups[0]["lr"] == 0.01
+
+
+def test_own_lr_scheduler_replaces_the_auto_schedule(digits):
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import StepLR
+
+    X, y = digits
+    own = [LRScheduler(policy=StepLR, step_size=1, gamma=0.5)]
+    est = SemanticKLHasher(**{**FAST, "lr": 0.01, "max_epochs": 3, "callbacks": own})
+    est.fit(X[:300], y[:300])
+    # Only the user's scheduler set the rate: 0.01, 0.005, 0.0025.
+    assert _history_lrs(est) == [None] * 3
+    assert est.history_[:, "event_lr"] == pytest.approx([0.01, 0.005, 0.0025])
+    with pytest.raises(ValueError, match="lr_schedule='cosine'"):
+        clone(est).set_params(lr_schedule="cosine").fit(X[:300], y[:300])
+
+
+@pytest.mark.parametrize("name", ["lr", "center_weight", "lr_schedule", "ce_weight"])
 def test_auto_options_refuse_other_strings(digits, name):
     X, y = digits
     with pytest.raises(ValueError, match=name):

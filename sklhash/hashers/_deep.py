@@ -425,6 +425,10 @@ class BaseDeepHasher(BaseHasher):
         """The learning rate ``fit`` trains with (hook for ``lr="auto"``)."""
         return self.lr
 
+    def _lr_schedule(self):
+        """``"constant"`` or ``"cosine"`` (over ``max_epochs``; hook)."""
+        return "constant"
+
     # ------------------------------------------------------------ validation
     def _validate_transform_input(self, X):
         X = validate_data(
@@ -473,12 +477,14 @@ class BaseDeepHasher(BaseHasher):
         from skorch.callbacks import EarlyStopping, ProgressBar
         from skorch.dataset import ValidSplit
 
-        from ._skorch_net import CriterionEpoch, HasherNet
+        from ._skorch_net import CosineLR, CriterionEpoch, HasherNet
 
         training = {} if training is None else training
         n = training.get("n_samples")
         batch_size = self.batch_size if n is None else min(self.batch_size, n)
         callbacks = [("criterion_epoch", CriterionEpoch())]
+        if self._lr_schedule() == "cosine":
+            callbacks.append(("lr_schedule", CosineLR(self.max_epochs)))
         train_split = None
         if training and self.validation_fraction is not None and n >= 4:
             train_split = ValidSplit(

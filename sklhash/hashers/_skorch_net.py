@@ -7,6 +7,7 @@ a module class, a criterion class and their ``module__*`` / ``criterion__*``
 arguments, as any skorch net.
 """
 
+import math
 import signal
 import threading
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
-__all__ = ["HasherNet", "CriterionEpoch"]
+__all__ = ["HasherNet", "CriterionEpoch", "CosineLR"]
 
 
 class HasherNet(NeuralNet):
@@ -129,6 +130,34 @@ class CriterionEpoch(Callback):
     def on_epoch_begin(self, net, **kwargs):
         if hasattr(net.criterion_, "epoch"):
             net.criterion_.epoch = len(net.history) - 1
+
+
+class CosineLR(Callback):
+    """Cosine decay of the learning rate from ``net.lr`` towards 0.
+
+    Epoch ``e`` (0-based) trains at ``lr * (1 + cos(pi * e / max_epochs)) /
+    2``, the schedule of torch's ``CosineAnnealingLR`` stepped once per
+    epoch. The rate is computed from the epoch number alone, not from a
+    scheduler's running state, so a run resumed from a checkpoint (history
+    restored) continues the same curve. The rate of each epoch is recorded
+    in the history as ``"lr"``.
+
+    Parameters
+    ----------
+    max_epochs : int
+        Length of the whole schedule (the estimator's ``max_epochs``, not
+        the epochs left to a resumed run).
+    """
+
+    def __init__(self, max_epochs):
+        self.max_epochs = max_epochs
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = min(len(net.history) - 1, self.max_epochs)
+        lr = net.lr * (1.0 + math.cos(math.pi * epoch / self.max_epochs)) / 2.0
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+        net.history.record("lr", lr)
 
 
 def all_finite(module):
