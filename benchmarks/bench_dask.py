@@ -512,6 +512,10 @@ def fit_child(args):
         hidden_layer_sizes=(128,),
         max_epochs=args.fit_epochs,
         batch_size=256,
+        # The constant rate and CE weight of the recorded runs (both became
+        # "auto" afterwards); memory does not depend on them, the mAP does.
+        lr_schedule="constant",
+        ce_weight=0.3,
         random_state=0,
     )
     sampler = _PeakSampler()

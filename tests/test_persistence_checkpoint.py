@@ -22,8 +22,15 @@ from skorch.callbacks import Callback  # noqa: E402
 from sklhash import SemanticKLHasher  # noqa: E402
 from sklhash.persistence import ModelFileError, TrainingCheckpoint, load, save  # noqa: E402
 
+# The cosine schedule is on so that the resumed epochs must also continue its
+# curve (a schedule restarted at epoch 2 gives other codes).
 PARAMS = dict(
-    bits=16, hidden_layer_sizes=(32,), batch_size=64, max_epochs=4, random_state=0
+    bits=16,
+    hidden_layer_sizes=(32,),
+    batch_size=64,
+    max_epochs=4,
+    lr_schedule="cosine",
+    random_state=0,
 )
 
 

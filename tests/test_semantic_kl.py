@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits
 
 from sklhash import LSHHasher, SemanticKLHasher
 from sklhash.datasets import make_hierarchical_blobs
+from sklhash.hashers import semantic_kl as semantic_kl_module
 from sklhash.metrics import mean_average_hierarchical_precision, mean_average_precision
 from sklhash.nn.semantic_kl import SemanticKLLoss
 from sklhash.similarity import (
@@ -336,6 +337,8 @@ class _ClassSimilarity:
         ({"backbone": "identity"}, 1.0),
         ({"hierarchy": True}, 0.5),
         ({"similarity": True}, 0.5),
+        ({"batch_size": 8}, 0.3),  # 15 steps: short training
+        ({"hierarchy": True, "batch_size": 8}, 0.3),
         ({"backbone": "cnn"}, 0.3),
         ({"backbone": "cnn", "hierarchy": True}, 0.3),
         ({"ce_weight": 0.2}, 0.2),
@@ -343,13 +346,18 @@ class _ClassSimilarity:
     ],
 )
 @pytest.mark.filterwarnings("ignore:.*get the same code")  # 40 random rows
-def test_auto_ce_weight_follows_targets_and_backbone(params, ce_weight):
+def test_auto_ce_weight_follows_training_length_targets_and_backbone(
+    params, ce_weight, monkeypatch
+):
+    # The threshold lowered to 30 steps: 40 rows in batches of 4 for 3
+    # epochs are 30 steps (long), in batches of 8 are 15 (short).
+    monkeypatch.setattr(semantic_kl_module, "_LONG_TRAINING_STEPS", 30)
     rng = np.random.RandomState(0)
     X = rng.rand(40, 1, 8, 8).astype(np.float32)
     y = np.arange(40) % 4
     if params.get("backbone", "mlp") in ("mlp", "identity"):
         X = X.reshape(40, -1)
-    params = dict(params)
+    params = {"batch_size": 4, **params}
     if params.pop("hierarchy", False):
         params["hierarchy"] = LabelHierarchy.from_parent_map(
             {0: "a", 1: "a", 2: "b", 3: "b", "a": "r", "b": "r"}
@@ -357,10 +365,31 @@ def test_auto_ce_weight_follows_targets_and_backbone(params, ce_weight):
     if params.pop("similarity", False):
         params["similarity"] = _ClassSimilarity()
     est = SemanticKLHasher(
-        bits=8, hidden_layer_sizes=(16,), max_epochs=1, random_state=0, **params
+        bits=8, hidden_layer_sizes=(16,), max_epochs=3, random_state=0, **params
     ).fit(X, y)
     assert est.ce_weight == params.get("ce_weight", "auto")
     assert est.net_.criterion_.ce_weight == ce_weight
+
+
+@pytest.mark.parametrize(
+    "n_samples, max_epochs, batch_size, backbone, long",
+    [
+        (12800, 20, 256, "mlp", True),  # 50 batches x 20 epochs = 1,000 steps
+        (12799, 20, 256, "mlp", False),  # 49 x 20 = 980
+        (1497, 20, 256, "mlp", False),  # digits' main job: 100 steps
+        (20000, 20, 256, "identity", True),
+        (10000, 20, 256, "mlp", False),
+        (100, 1000, 256, "mlp", True),  # one batch per epoch, 1,000 epochs
+        (60000, 20, 256, "cnn", False),  # the CNN keeps its measured values
+    ],
+)
+def test_long_training_counts_optimiser_steps(
+    n_samples, max_epochs, batch_size, backbone, long
+):
+    est = SemanticKLHasher(
+        max_epochs=max_epochs, batch_size=batch_size, backbone=backbone
+    )
+    assert est._long_training(n_samples) is long
 
 
 def _history_lrs(est):
@@ -383,21 +412,33 @@ def test_cosine_schedule_sets_the_rate_of_every_epoch(digits):
     [
         ({}, True),
         ({"backbone": "identity"}, True),
+        ({"batch_size": 8}, False),  # 15 steps: short training
         ({"backbone": "cnn"}, False),
         ({"lr_schedule": "constant"}, False),
         ({"backbone": "cnn", "lr_schedule": "cosine"}, True),
+        ({"batch_size": 8, "lr_schedule": "cosine"}, True),
     ],
 )
 @pytest.mark.filterwarnings("ignore:.*get the same code")  # 40 random rows
-def test_auto_lr_schedule_follows_the_backbone(params, cosine):
+def test_auto_lr_schedule_follows_training_length_and_backbone(
+    params, cosine, monkeypatch
+):
+    monkeypatch.setattr(semantic_kl_module, "_LONG_TRAINING_STEPS", 30)
     rng = np.random.RandomState(0)
     X = rng.rand(40, 1, 8, 8).astype(np.float32)
     y = np.arange(40) % 4
     if params.get("backbone", "mlp") in ("mlp", "identity"):
         X = X.reshape(40, -1)
     est = SemanticKLHasher(
-        bits=8, hidden_layer_sizes=(16,), max_epochs=3, lr=0.01, random_state=0,
-        **params,
+        **{
+            "bits": 8,
+            "hidden_layer_sizes": (16,),
+            "max_epochs": 3,
+            "batch_size": 4,
+            "lr": 0.01,
+            "random_state": 0,
+            **params,
+        }
     ).fit(X, y)
     assert est.lr_schedule == params.get("lr_schedule", "auto")
     lrs = _history_lrs(est)

@@ -425,8 +425,12 @@ class BaseDeepHasher(BaseHasher):
         """The learning rate ``fit`` trains with (hook for ``lr="auto"``)."""
         return self.lr
 
-    def _lr_schedule(self):
-        """``"constant"`` or ``"cosine"`` (over ``max_epochs``; hook)."""
+    def _lr_schedule(self, n_samples):
+        """``"constant"`` or ``"cosine"`` (over ``max_epochs``; hook).
+
+        ``n_samples`` is the training set's size, None when the net is
+        rebuilt for encoding.
+        """
         return "constant"
 
     # ------------------------------------------------------------ validation
@@ -483,7 +487,7 @@ class BaseDeepHasher(BaseHasher):
         n = training.get("n_samples")
         batch_size = self.batch_size if n is None else min(self.batch_size, n)
         callbacks = [("criterion_epoch", CriterionEpoch())]
-        if self._lr_schedule() == "cosine":
+        if self._lr_schedule(n) == "cosine":
             callbacks.append(("lr_schedule", CosineLR(self.max_epochs)))
         train_split = None
         if training and self.validation_fraction is not None and n >= 4:
