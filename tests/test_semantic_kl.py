@@ -294,6 +294,17 @@ def test_kl_warmup_schedule(warmup, n_epochs, expected):
     np.testing.assert_allclose(got, expected)
 
 
+def _fit_tiny(params, **defaults):
+    """Fit 40 random rows of 4 classes, as images or flat per the backbone."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 1, 8, 8).astype(np.float32)
+    y = np.arange(40) % 4
+    if params.get("backbone", "mlp") in ("mlp", "identity"):
+        X = X.reshape(40, -1)
+    kw = {"bits": 8, "hidden_layer_sizes": (16,), "random_state": 0}
+    return SemanticKLHasher(**{**kw, **defaults, **params}).fit(X, y)
+
+
 @pytest.mark.parametrize(
     "params, lr, center_weight",
     [
@@ -307,14 +318,7 @@ def test_kl_warmup_schedule(warmup, n_epochs, expected):
 )
 def test_auto_lr_and_center_weight_follow_the_backbone(params, lr, center_weight):
     # "auto" resolves per backbone (measured defaults); numbers pass through.
-    rng = np.random.RandomState(0)
-    X = rng.rand(40, 1, 8, 8).astype(np.float32)
-    y = np.arange(40) % 4
-    if params.get("backbone", "mlp") in ("mlp", "identity"):
-        X = X.reshape(40, -1)
-    est = SemanticKLHasher(
-        bits=8, hidden_layer_sizes=(16,), max_epochs=1, random_state=0, **params
-    ).fit(X, y)
+    est = _fit_tiny(params, max_epochs=1)
     assert est.lr == params.get("lr", "auto")
     assert est.center_weight == params.get("center_weight", "auto")
     assert est.net_.lr == lr
@@ -352,21 +356,14 @@ def test_auto_ce_weight_follows_training_length_targets_and_backbone(
     # The threshold lowered to 30 steps: 40 rows in batches of 4 for 3
     # epochs are 30 steps (long), in batches of 8 are 15 (short).
     monkeypatch.setattr(semantic_kl_module, "_LONG_TRAINING_STEPS", 30)
-    rng = np.random.RandomState(0)
-    X = rng.rand(40, 1, 8, 8).astype(np.float32)
-    y = np.arange(40) % 4
-    if params.get("backbone", "mlp") in ("mlp", "identity"):
-        X = X.reshape(40, -1)
-    params = {"batch_size": 4, **params}
+    params = dict(params)
     if params.pop("hierarchy", False):
         params["hierarchy"] = LabelHierarchy.from_parent_map(
             {0: "a", 1: "a", 2: "b", 3: "b", "a": "r", "b": "r"}
         )
     if params.pop("similarity", False):
         params["similarity"] = _ClassSimilarity()
-    est = SemanticKLHasher(
-        bits=8, hidden_layer_sizes=(16,), max_epochs=3, random_state=0, **params
-    ).fit(X, y)
+    est = _fit_tiny(params, max_epochs=3, batch_size=4)
     assert est.ce_weight == params.get("ce_weight", "auto")
     assert est.net_.criterion_.ce_weight == ce_weight
 
@@ -424,22 +421,7 @@ def test_auto_lr_schedule_follows_training_length_and_backbone(
     params, cosine, monkeypatch
 ):
     monkeypatch.setattr(semantic_kl_module, "_LONG_TRAINING_STEPS", 30)
-    rng = np.random.RandomState(0)
-    X = rng.rand(40, 1, 8, 8).astype(np.float32)
-    y = np.arange(40) % 4
-    if params.get("backbone", "mlp") in ("mlp", "identity"):
-        X = X.reshape(40, -1)
-    est = SemanticKLHasher(
-        **{
-            "bits": 8,
-            "hidden_layer_sizes": (16,),
-            "max_epochs": 3,
-            "batch_size": 4,
-            "lr": 0.01,
-            "random_state": 0,
-            **params,
-        }
-    ).fit(X, y)
+    est = _fit_tiny(params, max_epochs=3, batch_size=4, lr=0.01)
     assert est.lr_schedule == params.get("lr_schedule", "auto")
     lrs = _history_lrs(est)
     if cosine:
