@@ -394,10 +394,10 @@ def crovca_head(Xd, bits, seed, *, hidden=1024, epochs=20, noise=0.2, lam=0.2,
     return encode
 
 
-def tried(X, corpus, n_db=20000, n_query=1000, k=10, factor=4, seed=0):
-    """The attempts to beat EmbeddingHasher, beside sign and EmbeddingHasher."""
-    from sklhash.hashers.classic import itq_rotation
-
+def _sample_and_scorer(X, n_db, n_query, k, factor, seed):
+    """The random query / database sample, its exact top-k, and an
+    ``add(method, bits, make)`` that fits ``make()`` (an encoder of float
+    rows), scores it and keeps the row in ``rows``."""
     rng = np.random.default_rng(seed)
     n_db = min(n_db, len(X) - n_query)
     perm = rng.permutation(len(X))
@@ -414,6 +414,16 @@ def tried(X, corpus, n_db=20000, n_query=1000, k=10, factor=4, seed=0):
                **_scores(enc(Xq), enc(Xd), Xq, Xd, ref, k, factor)}
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
+
+    return Xq, Xd, ref, rows, add
+
+
+def tried(X, corpus, n_db=20000, n_query=1000, k=10, factor=4, seed=0):
+    """The attempts to beat EmbeddingHasher, beside sign and EmbeddingHasher."""
+    from sklhash.hashers.classic import itq_rotation
+
+    Xq, Xd, ref, rows, add = _sample_and_scorer(
+        X, n_db, n_query, k, factor, seed)
 
     def eh(bits, **kw):
         h = EmbeddingHasher(bits, random_state=seed, **kw).fit(Xd)
@@ -461,6 +471,43 @@ def tried(X, corpus, n_db=20000, n_query=1000, k=10, factor=4, seed=0):
             "load_avg": os.getloadavg()[0], "rows": rows}
 
 
+def nsh_views(X, corpus, n_db=20000, n_query=1000, k=10, factor=4, seed=0,
+              bits_list=(128, 384), epochs=10):
+    """NSHasher trained on noisy views of the embeddings, beside sign and
+    EmbeddingHasher on the sample of ``tried`` (same queries and database).
+
+    The embeddings are standardised first (fitted on the database rows):
+    NSHasher's MLP, like SemanticKLHasher's, barely moves on raw MiniLM
+    coordinates, whose per-dimension spread is about 0.05. Its views are
+    the ``"features"`` augmentation (Gaussian noise scaled per feature);
+    ``latent_dim`` is at least ``bits`` so that the default latent codes
+    (ITQ on the trained latents) exist at every width.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    from sklhash import NSHasher
+
+    Xq, Xd, _, rows, add = _sample_and_scorer(X, n_db, n_query, k, factor, seed)
+
+    def nsh(bits):
+        scaler = StandardScaler().fit(Xd)
+        h = NSHasher(bits, latent_dim=max(128, bits), max_epochs=epochs,
+                     random_state=seed).fit(scaler.transform(Xd))
+        return lambda Z: h.decision_function(scaler.transform(Z))
+
+    add("sign", 384, lambda: lambda Z: Z)
+    for bits in bits_list:
+        add("EmbeddingHasher", bits,
+            lambda b=bits: EmbeddingHasher(b, random_state=seed).fit(Xd)
+            .decision_function)
+        add(f"NSHasher ({epochs} epochs, standardised input)", bits,
+            lambda b=bits: nsh(b))
+    return {"corpus": corpus, "n_db": len(Xd), "n_query": len(Xq), "k": k,
+            "rescore": factor, "seed": seed, "epochs": epochs,
+            "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+            "load_avg": os.getloadavg()[0], "rows": rows}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--corpus", choices=["gloss", "examples"], default="gloss")
@@ -480,6 +527,9 @@ def main(argv=None):
                    help="also score asymmetric search rescored (float rows needed)")
     p.add_argument("--tried", action="store_true",
                    help="the attempts to beat EmbeddingHasher (torch for the heads)")
+    p.add_argument("--nsh", action="store_true",
+                   help="NSHasher on noisy views of the embeddings (torch)")
+    p.add_argument("--epochs", type=int, default=10, help="NSHasher epochs (--nsh)")
     p.add_argument("--plot", nargs="+", metavar="RECORD")
     p.add_argument("--plot-out", default="docs/images/embeddings_recall_bytes.png")
     a = p.parse_args(argv)
@@ -495,14 +545,18 @@ def main(argv=None):
 
             X = load_wordnet_gloss_embeddings().data
         rec = semantic_kl_check(X, seed=a.seed)
-    elif a.tried:
+    elif a.tried or a.nsh:
         if a.corpus == "gloss":
             from sklhash.datasets import load_wordnet_gloss_embeddings
 
             X = load_wordnet_gloss_embeddings().data
         else:
             X = load_examples(a.n_db + a.n_query, a.seed)
-        rec = tried(X, a.corpus, a.n_db, a.n_query, a.k, a.rescore, a.seed)
+        if a.nsh:
+            rec = nsh_views(X, a.corpus, a.n_db, a.n_query, a.k, a.rescore,
+                            a.seed, bits_list=a.bits, epochs=a.epochs)
+        else:
+            rec = tried(X, a.corpus, a.n_db, a.n_query, a.k, a.rescore, a.seed)
     else:
         if a.embeddings:
             X = np.load(a.embeddings, allow_pickle=False)
