@@ -143,12 +143,12 @@ class SemanticKLHasher(BaseDeepHasher):
     baseline). In short runs the same change hurts: on digits (100 steps)
     mAP@1000 fell from .956 / .962 / .968 to .885 / .901 / .906; at 10k
     images (780 steps) it was mixed (labels 0 to +.003, hierarchy +.004 at
-    16 bits but -.010 at 64). So ``"auto"`` switches to the cosine decay and the larger
-    CE weight only from 1,000 steps (``max_epochs`` times the batches per
-    epoch) on the feature-vector backbones. Weight 0.5 rather than 1 with a
-    hierarchy: weight 1 cost the 80-class WordNet-gloss set .05 mAP@1000
-    and .05 mAHP@250 at 16 bits. The CNN's values rest on the GPU runs
-    above, made with a constant rate and 0.3.
+    16 bits but -.010 at 64). So ``"auto"`` switches to the cosine decay
+    and the larger CE weight only from 1,000 steps (``max_epochs`` times
+    the batches per epoch) on the feature-vector backbones. Weight 0.5
+    rather than 1 with a hierarchy: weight 1 cost the 80-class WordNet-gloss
+    set .05 mAP@1000 and .05 mAHP@250 at 16 bits. The CNN's values rest on
+    the GPU runs above, made with a constant rate and 0.3.
 
     Parameters
     ----------
@@ -359,8 +359,9 @@ class SemanticKLHasher(BaseDeepHasher):
 
     def _long_training(self, n_samples):
         # Whether fit takes enough optimiser steps for the "long" defaults
-        # (measured: they cost digits' 100 steps .03-.06 mAP and gain 20k
+        # (measured: they cost digits' 100 steps .06-.07 mAP and gain 20k
         # Fashion-MNIST's 1,560 steps .01-.02; see the class docstring).
+        # n_samples counts rows held out by validation_fraction too.
         if n_samples is None or not self._vector_backbone():
             return False
         steps = self.max_epochs * max(1, n_samples // min(self.batch_size, n_samples))
