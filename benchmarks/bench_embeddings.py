@@ -245,7 +245,7 @@ def semantic_kl_check(X, n=1773, seed=0):
     for name, Z, sim, kw, bits, epochs in runs:
         t0 = time.perf_counter()
         # lr_schedule pinned to the constant rate these rows were measured
-        # with (the default became a cosine decay afterwards).
+        # with (since then, "auto" decays the rate in fits of >= 1,000 steps).
         h = SemanticKLHasher(bits=bits, similarity=sim, max_epochs=epochs,
                              lr_schedule="constant", random_state=seed,
                              **kw).fit(Z, idx)

@@ -172,8 +172,8 @@ def methods(deep, include, hierarchy):
             SemanticKLHasher, hierarchy=hierarchy, center_weight=0.0, **deep
         ),
         # The defaults between issue 24's first and second rounds (lr 3e-3
-        # and centres as now, but a constant rate and CE weight 0.3 with
-        # labels too): the baseline of the cosine / CE change.
+        # and centres as now, but a constant rate and CE weight 0.3 however
+        # long the fit): the baseline of the long-training cosine / CE change.
         "SemanticKL (previous defaults)": _factory(
             SemanticKLHasher, lr_schedule="constant", ce_weight=0.3, **deep
         ),
