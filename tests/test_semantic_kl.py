@@ -389,6 +389,27 @@ def test_long_training_counts_optimiser_steps(
     assert est._long_training(n_samples) is long
 
 
+@pytest.mark.parametrize(
+    "n_samples, max_epochs, backbone, cosine",
+    [
+        (10000, 20, "cnn", True),  # 39 batches x 20 epochs = 780 steps
+        (6400, 20, "cnn", True),  # 25 x 20 = 500
+        (6399, 20, "cnn", False),  # 24 x 20 = 480
+        (10000, 20, "mlp", False),  # the MLP's threshold is 1,000 steps
+        (60000, 10, "cnn", True),
+    ],
+)
+def test_auto_schedule_of_images_counts_optimiser_steps(
+    n_samples, max_epochs, backbone, cosine
+):
+    est = SemanticKLHasher(max_epochs=max_epochs, batch_size=256, backbone=backbone)
+    assert est._lr_schedule(n_samples) == ("cosine" if cosine else "constant")
+    # The CE weight of images stays 0.3 however long the fit (the MLP row
+    # is short training, 0.3 as well).
+    assert est._ce_weight(n_samples) == 0.3
+    assert est._lr_schedule(None) == "constant"  # rebuilt to encode
+
+
 def _history_lrs(est):
     return [row.get("lr") for row in est.history_]
 
@@ -410,7 +431,11 @@ def test_cosine_schedule_sets_the_rate_of_every_epoch(digits):
         ({}, True),
         ({"backbone": "identity"}, True),
         ({"batch_size": 8}, False),  # 15 steps: short training
-        ({"backbone": "cnn"}, False),
+        ({"backbone": "cnn"}, False),  # below the images' own threshold
+        ({"backbone": "cnn", "image_steps": 30}, True),
+        ({"backbone": torch.nn.Flatten(), "image_steps": 30}, True),
+        ({"backbone": "cnn", "batch_size": 8, "image_steps": 30}, False),
+        ({"backbone": "identity", "image_steps": 30, "vector_steps": 31}, False),
         ({"lr_schedule": "constant"}, False),
         ({"backbone": "cnn", "lr_schedule": "cosine"}, True),
         ({"batch_size": 8, "lr_schedule": "cosine"}, True),
@@ -420,7 +445,15 @@ def test_cosine_schedule_sets_the_rate_of_every_epoch(digits):
 def test_auto_lr_schedule_follows_training_length_and_backbone(
     params, cosine, monkeypatch
 ):
-    monkeypatch.setattr(semantic_kl_module, "_LONG_TRAINING_STEPS", 30)
+    # 40 rows in batches of 4 for 3 epochs are 30 steps; each backbone kind
+    # has its own threshold, set here to 30 or just above.
+    params = dict(params)
+    monkeypatch.setattr(
+        semantic_kl_module, "_LONG_TRAINING_STEPS", params.pop("vector_steps", 30)
+    )
+    monkeypatch.setattr(
+        semantic_kl_module, "_IMAGE_COSINE_STEPS", params.pop("image_steps", 31)
+    )
     est = _fit_tiny(params, max_epochs=3, batch_size=4, lr=0.01)
     assert est.lr_schedule == params.get("lr_schedule", "auto")
     lrs = _history_lrs(est)
