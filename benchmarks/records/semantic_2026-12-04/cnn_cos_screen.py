@@ -35,6 +35,7 @@ CONFIGS = {
     "cnn_cos": dict(lr_schedule=C, ce_weight=0.3),
     "cnn_cos_ce1": dict(lr_schedule=C, ce_weight=1.0),
     "cnn_cos_hier": dict(lr_schedule=C, ce_weight=0.3, hier=True),
+    "cnn_cos_ce05_hier": dict(lr_schedule=C, ce_weight=0.5, hier=True),
     "csq": dict(cls="CSQ"),
 }
 
