@@ -138,8 +138,8 @@ def _factory(cls, **params):
     return factory
 
 
-_OLD = dict(lr=1e-3, center_weight=0.0, lr_schedule="constant", ce_weight=0.3)
 _LR3 = dict(lr=1e-3, lr_schedule="constant", ce_weight=0.3)
+_OLD = dict(_LR3, center_weight=0.0)
 
 
 def methods(deep, include, hierarchy):
